@@ -1,0 +1,83 @@
+"""`cairn backup`: Back Up Now."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+
+import click
+
+from cairn.cli import context, render
+from cairn.core.errors import EXIT_WARNINGS, UsageError
+from cairn.core.units import format_bytes, format_duration
+from cairn.engine.backup import BackupOptions
+from cairn.engine.backup import backup as run_backup
+from cairn.engine.session import open_repository
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out what matches (gitignore-style; repeatable).",
+)
+@click.option(
+    "--retain-until", metavar="DATE", help="Keep this recovery point through DATE (YYYY-MM-DD)."
+)
+@click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
+@context.passphrase_option
+def backup(
+    paths: tuple[str, ...],
+    excludes: tuple[str, ...],
+    retain_until: str | None,
+    json_output: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Back up PATHS now, making a recovery point."""
+    if retain_until is not None:
+        try:
+            date.fromisoformat(retain_until)
+        except ValueError:
+            raise UsageError(
+                f"--retain-until {retain_until!r} is not a date like 2027-01-31"
+            ) from None
+    if not paths:
+        raise UsageError("name the files and folders to back up (a backup policy comes later)")
+    repo = open_repository(
+        context.home(),
+        context.clock(),
+        passphrase=context.given_passphrase(passphrase_file),
+        prompt=context.prompt(),
+    )
+    options = BackupOptions(list(paths), list(excludes), retain_until=retain_until)
+    with render.reporter(context.interactive(json_output)) as reporter:
+        result = run_backup(repo, options, reporter)
+    p = result.point
+    s = p.stats
+    if json_output:
+        render.emit_json(
+            {
+                "recovery_point": p.id,
+                "time": p.time.isoformat(),
+                "status": p.status,
+                "paths": p.paths,
+                "stats": asdict(s),
+                "warnings": [{"path": w.path, "message": w.message} for w in reporter.warnings],
+                "duration_s": round(result.duration_s, 3),
+            }
+        )
+    else:
+        click.echo(
+            f"recovery point {p.id[:8]} {p.status}: {s.files} files, {format_bytes(s.bytes)};"
+            f" {s.files_new} new, {s.files_changed} changed, {s.files_unchanged} unchanged;"
+            f" added {format_bytes(s.bytes_added)} (stored {format_bytes(s.bytes_stored)})"
+            f" in {format_duration(result.duration_s)}"
+        )
+        if result.warnings:
+            click.echo(f"{result.warnings} warning(s): see above", err=True)
+    if result.warnings:
+        raise SystemExit(EXIT_WARNINGS)

@@ -1,0 +1,68 @@
+"""Progress bars on a terminal, warnings on stderr, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from cairn.core import events
+
+err = Console(stderr=True, highlight=False)
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[events.Reporter]:
+    """A Reporter that draws a bar (files, bytes, rate, ETA) when `show_progress`."""
+
+    def warn(w: events.Warning_) -> None:
+        if not quiet_warnings:
+            where = f"{w.path}: " if w.path else ""
+            err.print(f"[yellow]warning:[/] {where}{w.message}", markup=True, highlight=False)
+
+    if not show_progress:
+        yield events.Reporter(on_warning=warn)
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}"),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+    last = [0.0]
+
+    def on_progress(p: events.Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.1 and p.files_done != p.files_total:
+            return
+        last[0] = now
+        files = f"{p.files_done}/{p.files_total} files" if p.files_total is not None else ""
+        if p.phase not in tasks:
+            tasks[p.phase] = bar.add_task(p.phase, total=p.bytes_total or None, files=files)
+        bar.update(tasks[p.phase], completed=p.bytes_done, total=p.bytes_total or None, files=files)
+
+    with bar:
+        yield events.Reporter(on_progress=on_progress, on_warning=warn)

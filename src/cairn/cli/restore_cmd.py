@@ -1,0 +1,143 @@
+"""`cairn ls` and `cairn restore`."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from cairn.cli import context, render
+from cairn.core.errors import DamageFound
+from cairn.core.units import format_bytes
+from cairn.engine.listing import list_point
+from cairn.engine.restore import CONFLICTS, RestoreOptions
+from cairn.engine.restore import restore as run_restore
+from cairn.engine.session import open_repository
+from cairn.vault.tree import Node
+
+_TYPE = {
+    "file": "-",
+    "dir": "d",
+    "symlink": "l",
+    "fifo": "p",
+    "socket": "s",
+    "chardev": "c",
+    "blockdev": "b",
+}
+
+
+def _mode(node: Node) -> str:
+    return _TYPE.get(node.kind, "?") + stat.filemode(node.mode)[1:]
+
+
+@click.command()
+@click.argument("rp")
+@click.argument("path", default="/")
+@click.option("--machine", help="Another machine's store (needs its passphrase).")
+@click.option("--json", "json_output", is_flag=True, help="Print as JSON lines.")
+@context.passphrase_option
+def ls(
+    rp: str, path: str, machine: str | None, json_output: bool, passphrase_file: Path | None
+) -> None:
+    """List what recovery point RP holds under PATH (RP: an id, a prefix, or latest)."""
+    repo = open_repository(
+        context.home(),
+        context.clock(),
+        machine=machine,
+        passphrase=context.given_passphrase(passphrase_file),
+        prompt=context.prompt(),
+    )
+    point = repo.find_point(rp)
+    for item in list_point(repo, point, path):
+        n = item.node
+        if json_output:
+            render.emit_json(
+                {
+                    "path": item.path,
+                    "type": n.kind,
+                    "mode": n.mode,
+                    "size": n.size,
+                    "mtime_ns": n.mtime_ns,
+                    "uid": n.uid,
+                    "gid": n.gid,
+                }
+            )
+            continue
+        when = datetime.fromtimestamp(n.mtime_ns / 1e9, UTC).astimezone()
+        suffix = f" -> {n.target.decode(errors='replace')}" if n.target is not None else ""
+        click.echo(
+            f"{_mode(n)} {n.user or n.uid!s:>8} {n.group or n.gid!s:>8} {n.size:>12}"
+            f" {when:%Y-%m-%d %H:%M} {item.path}{suffix}"
+        )
+
+
+@click.command()
+@click.argument("rp")
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--target",
+    type=click.Path(file_okay=False),
+    help="Restore under this folder"
+    " (each item at TARGET/its/original/path); default: the original location.",
+)
+@click.option(
+    "--conflict",
+    type=click.Choice(CONFLICTS),
+    default="copy",
+    show_default=True,
+    help="When a file exists: keep both (copy), replace it, or leave it.",
+)
+@click.option("--machine", help="Restore another machine's recovery point (needs its passphrase).")
+@click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
+@context.passphrase_option
+def restore(
+    rp: str,
+    paths: tuple[str, ...],
+    target: str | None,
+    conflict: str,
+    machine: str | None,
+    json_output: bool,
+    passphrase_file: Path | None,
+) -> None:
+    """Restore files and folders from recovery point RP (an id, a prefix, or latest)."""
+    repo = open_repository(
+        context.home(),
+        context.clock(),
+        machine=machine,
+        passphrase=context.given_passphrase(passphrase_file),
+        prompt=context.prompt(),
+    )
+    point = repo.find_point(rp)
+    options = RestoreOptions(list(paths), target, conflict)
+    with render.reporter(context.interactive(json_output)) as reporter:
+        result = run_restore(repo, point, options, reporter)
+    if json_output:
+        render.emit_json(
+            {
+                "recovery_point": point.id,
+                "files": result.files,
+                "dirs": result.dirs,
+                "bytes": result.bytes,
+                "skipped": result.skipped,
+                "damaged": result.damaged,
+                "warnings": [{"path": w.path, "message": w.message} for w in reporter.warnings],
+            }
+        )
+    else:
+        click.echo(
+            f"restored {result.files} files and {result.dirs} folders ({format_bytes(result.bytes)})"
+            f" from recovery point {point.id[:8]}"
+            + (f"; {result.skipped} existing left alone" if result.skipped else "")
+        )
+    if result.damaged:
+        shown = "\n  ".join(result.damaged[:50])
+        more = f"\n  ... and {len(result.damaged) - 50} more" if len(result.damaged) > 50 else ""
+        raise DamageFound(
+            f"{len(result.damaged)} file(s) could not be restored because their data in the vault"
+            f" is damaged or missing (nothing was written for them):\n  {shown}{more}\n"
+            "run `cairn check --read-data` to see the damage"
+        )
+    if reporter.warnings:
+        raise SystemExit(3)

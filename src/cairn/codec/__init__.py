@@ -1,0 +1,1 @@
+"""The codec layer: pure bytes. Keyed chunker, keyed hash, compression, AEAD, KDF, sealing."""

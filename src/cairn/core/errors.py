@@ -1,0 +1,80 @@
+"""The one exception tree of Cairn, each class carrying its exit code.
+
+    CairnError (1)
+    ├── UsageError (2)              bad flags, bad input, a bad exclusion pattern
+    ├── NotRegistered (10)          no vault at the location, or this machine is not registered
+    ├── Locked (11)                 another process holds a conflicting lock (the message names it)
+    ├── WrongPassphrase (12)
+    ├── NoSpace (13)                the vault, the restore target or CAIRN_HOME is full (the message says which)
+    ├── DamageFound (14)            check failed, restore met damaged data, referenced data missing
+    │   └── IntegrityError          one sealed object failed to open (a MAC or a hash did not match)
+    ├── StorageError (1)            the vault's storage failed (vault side: stops the job)
+    │   └── BlobNotFound
+    └── Interrupted (130)           interrupted or cancelled
+
+Only the CLI entry point turns these into `sys.exit`. Per-file problems during a backup (a file
+we cannot read) are collected as warnings, never raised across layers.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_WARNINGS = 3
+EXIT_NOT_REGISTERED = 10
+EXIT_LOCKED = 11
+EXIT_WRONG_PASSPHRASE = 12
+EXIT_NO_SPACE = 13
+EXIT_DAMAGE = 14
+EXIT_INTERRUPTED = 130
+
+
+class CairnError(Exception):
+    """Base of every error Cairn raises on purpose; `exit_code` is what the CLI exits with."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(CairnError):
+    exit_code = EXIT_USAGE
+
+
+class NotRegistered(CairnError):
+    exit_code = EXIT_NOT_REGISTERED
+
+
+class Locked(CairnError):
+    exit_code = EXIT_LOCKED
+
+
+class WrongPassphrase(CairnError):
+    exit_code = EXIT_WRONG_PASSPHRASE
+
+
+class NoSpace(CairnError):
+    exit_code = EXIT_NO_SPACE
+
+
+class DamageFound(CairnError):
+    exit_code = EXIT_DAMAGE
+
+
+class IntegrityError(DamageFound):
+    """A sealed object or a blob failed verification: its bytes are not what was written."""
+
+
+class StorageError(CairnError):
+    """The vault's storage failed; the job stops and the vault stays consistent."""
+
+
+class BlobNotFound(StorageError):
+    pass
+
+
+class UnsafePath(DamageFound):
+    """A vault entry would write outside the restore target: the vault is damaged or hostile."""
+
+
+class Interrupted(CairnError):
+    exit_code = EXIT_INTERRUPTED

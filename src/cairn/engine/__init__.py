@@ -1,0 +1,1 @@
+"""The engine: the Python API every front end calls (register, backup, restore, check, ls)."""

@@ -1,0 +1,28 @@
+"""Restore's "keep both" naming, as MARS does it: `YYYY-MM-DD HH-mm Copy of NAME`."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+__all__ = ["copy_name"]
+
+
+def copy_name(directory: bytes, name: bytes, when: datetime) -> bytes:
+    """The name (not the path) under which to restore `name` beside an existing one.
+
+    The first of `2026-03-05 14-07 Copy of NAME`, `2026-03-05 14-07 Copy (2) of NAME`,
+    `... Copy (3) of NAME`, ... that nothing in `directory` is called (lstat, so a dangling
+    symlink counts as taken). `when` is the recovery point's time in the local zone, converted by
+    the caller. A name made too long for the filesystem raises `OSError` (ENAMETOOLONG).
+    """
+    stamp = when.strftime("%Y-%m-%d %H-%M").encode("ascii")
+    copy = 1
+    while True:
+        label = b"Copy of " if copy == 1 else b"Copy (%d) of " % copy
+        candidate = stamp + b" " + label + name
+        try:
+            os.lstat(os.path.join(directory, candidate))
+        except FileNotFoundError:
+            return candidate
+        copy += 1

@@ -1,0 +1,151 @@
+"""Metadata of one path: read its xattrs and owner names; apply what a backup recorded.
+
+Nothing here raises for a metadata problem on a file: it returns warning texts, which the engine
+collects (a job that met some is "completed with warnings").
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import stat
+
+from cairn.fs import platform
+from cairn.fs.walk import Kind
+
+__all__ = ["apply_metadata", "create_special", "owner_names", "read_xattrs"]
+
+# The errors that mean "no xattrs here": the platform or the filesystem has none.
+_NO_XATTR_SUPPORT = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, getattr(errno, "ENOSYS", -1)})
+_GONE = frozenset({errno.ENODATA, getattr(errno, "ENOATTR", errno.ENODATA)})
+
+
+def read_xattrs(path: bytes) -> tuple[dict[str, bytes], list[str]]:
+    """The extended attributes of `path` itself (a symlink's own), and warnings.
+
+    Names are `str` (undecodable bytes kept by surrogateescape). Where xattrs are not supported,
+    `({}, [])`. An attribute or a listing we may not read is a warning; one that vanished
+    between listing and reading is left out.
+    """
+    try:
+        names = platform.list_xattrs(path)
+    except OSError as e:
+        if e.errno in _NO_XATTR_SUPPORT:
+            return {}, []
+        return {}, [_warning(path, "cannot list extended attributes", e)]
+    xattrs: dict[str, bytes] = {}
+    warnings: list[str] = []
+    for name in sorted(names):
+        try:
+            xattrs[name] = platform.get_xattr(path, name)
+        except OSError as e:
+            if e.errno not in _GONE:
+                warnings.append(_warning(path, f"cannot read extended attribute {name!r}", e))
+    return xattrs, warnings
+
+
+@functools.lru_cache(maxsize=4096)
+def _user_name(uid: int) -> str | None:
+    return platform.user_name(uid)
+
+
+@functools.lru_cache(maxsize=4096)
+def _group_name(gid: int) -> str | None:
+    return platform.group_name(gid)
+
+
+@functools.lru_cache(maxsize=4096)
+def _user_id(name: str) -> int | None:
+    return platform.user_id(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _group_id(name: str) -> int | None:
+    return platform.group_id(name)
+
+
+def owner_names(uid: int, gid: int) -> tuple[str | None, str | None]:
+    """The user and group names of `uid` and `gid` on this machine (`None` if unknown); cached."""
+    return _user_name(uid), _group_name(gid)
+
+
+def apply_metadata(
+    path: bytes,
+    *,
+    kind: Kind,
+    mode: int,
+    mtime_ns: int,
+    uid: int,
+    gid: int,
+    user: str | None,
+    group: str | None,
+    xattrs: dict[str, bytes],
+    set_owner: bool,
+) -> list[str]:
+    """Give `path` the recorded metadata; return warnings, never raise for a metadata failure.
+
+    Order: owner (only if `set_owner`; a name that exists here wins over the recorded number,
+    since ids differ between machines), then xattrs, then the mode (chown clears set-id bits;
+    skipped for symlinks, which Linux cannot chmod), then the mtime last, since the others may
+    touch it; atime is set to the mtime. A symlink gets its own owner, xattrs and mtime.
+    Existing xattrs that the backup did not record are left in place.
+    """
+    warnings: list[str] = []
+    if set_owner:
+        target_uid = uid
+        target_gid = gid
+        if user is not None and (named_uid := _user_id(user)) is not None:
+            target_uid = named_uid
+        if group is not None and (named_gid := _group_id(group)) is not None:
+            target_gid = named_gid
+        try:
+            os.lchown(path, target_uid, target_gid)
+        except OSError as e:
+            warnings.append(_warning(path, f"cannot set owner {target_uid}:{target_gid}", e))
+    for name, value in xattrs.items():
+        try:
+            platform.set_xattr(path, name, value)
+        except OSError as e:
+            warnings.append(_warning(path, f"cannot set extended attribute {name!r}", e))
+    if kind != "symlink":
+        try:
+            platform.chmod_nofollow(path, stat.S_IMODE(mode))
+        except OSError as e:
+            warnings.append(_warning(path, f"cannot set mode {stat.S_IMODE(mode):04o}", e))
+    try:
+        os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+    except OSError as e:
+        warnings.append(_warning(path, "cannot set modification time", e))
+    return warnings
+
+
+def create_special(path: bytes, kind: Kind, mode: int, rdev: int) -> None:
+    """Create a fifo or a device node at `path` (not following a symlink there).
+
+    The node is created with mode 0o600 (apply_metadata sets the recorded `mode` afterwards).
+    Device nodes need root: otherwise `PermissionError`. A socket is not recreated: it belongs
+    to the process that listened on it, so `ValueError`; as for any other kind.
+    """
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    elif kind in ("chardev", "blockdev"):
+        if hasattr(os, "geteuid") and os.geteuid() != 0:
+            raise PermissionError(errno.EPERM, "creating a device node needs root", path)
+        file_type = stat.S_IFCHR if kind == "chardev" else stat.S_IFBLK
+        os.mknod(path, file_type | 0o600, rdev)
+    elif kind == "socket":
+        raise ValueError(
+            f"{_shown(path)}: a socket is not recreated by restore "
+            "(it belongs to the program that listens on it, which creates it again)"
+        )
+    else:
+        raise ValueError(f"{_shown(path)}: create_special does not create a {kind}")
+
+
+def _shown(path: bytes) -> str:
+    return path.decode("utf-8", "backslashreplace")
+
+
+def _warning(path: bytes, what: str, error: OSError) -> str:
+    return f"{_shown(path)}: {what}: {error.strerror or error}"

@@ -1,0 +1,108 @@
+"""Restore's guard: the vault is untrusted, so no entry may write outside the restore target.
+
+A hostile or damaged vault could name an entry `..`, `/etc`, or `a/b` (a slash inside one name),
+or first restore a symlink `x -> /etc` and then a file `x/passwd`. So every name is checked, every
+existing directory on the way down must be a real directory (not a symlink), and the file itself
+is opened with O_NOFOLLOW. These checks use paths, so a local user who can write in the target
+while a restore runs could still swap a directory for a symlink between check and use; closing
+that needs descriptor-relative (dir_fd) restore.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Sequence
+
+from cairn.core.errors import UnsafePath
+
+__all__ = ["check_name", "open_for_restore", "safe_join"]
+
+
+def check_name(name: bytes) -> None:
+    """Raise `UnsafePath` unless `name` is one plain path part (not empty, `.`, `..`, no `/`
+    or NUL)."""
+    if not name:
+        raise UnsafePath("the vault names an entry with an empty name")
+    if name in (b".", b".."):
+        raise UnsafePath(f"the vault names an entry {_shown(name)!r}")
+    if b"/" in name:
+        raise UnsafePath(f"the vault names an entry with a '/' in its name: {_shown(name)!r}")
+    if b"\0" in name:
+        raise UnsafePath(f"the vault names an entry with a NUL in its name: {_shown(name)!r}")
+
+
+def safe_join(root: bytes, parts: Sequence[bytes]) -> bytes:
+    """`root` joined with `parts`, each a checked name, with no symlink on the way.
+
+    `root` is an existing directory (the restore target, or `b"/"` for the original location)
+    and is trusted as it is. Every component under it but the last that already exists must be
+    a real directory: a symlink raises `UnsafePath` naming it; another kind of file raises
+    `NotADirectoryError` (something local is in the way; the vault is not to blame). The last
+    component is not checked here: open it with `open_for_restore`, or create it with a call
+    that does not follow a symlink (mkdir, mkfifo, symlink).
+    """
+    for part in parts:
+        check_name(part)
+    path = root
+    for depth, part in enumerate(parts):
+        path = os.path.join(path, part)
+        if depth == len(parts) - 1:
+            break
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue  # created later, by the restore itself, as a real directory
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePath(
+                f"{_shown(path)} is a symlink; restore does not write through it "
+                "(it could lead outside the restore target)"
+            )
+        if not stat.S_ISDIR(st.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "is in the way of a folder to restore", path)
+    return path
+
+
+def open_for_restore(path: bytes, *, truncate: bool) -> int:
+    """Open `path` to write a restored file into; return the descriptor.
+
+    Creates the file with mode 0o600 (apply_metadata sets the recorded mode later). Refuses a
+    symlink at `path` with `UnsafePath` (O_NOFOLLOW), and anything that exists there but is not
+    a regular file with `FileExistsError` (opening a fifo or a device could block or act on
+    hardware). Other failures raise `OSError` as os.open does.
+    """
+    try:
+        existing = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISLNK(existing.st_mode):
+            raise _symlink_refused(path)
+        if not stat.S_ISREG(existing.st_mode):
+            raise FileExistsError(errno.EEXIST, "exists and is not a regular file", path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    if truncate:
+        flags |= os.O_TRUNC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _symlink_refused(path) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileExistsError(errno.EEXIST, "exists and is not a regular file", path)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _symlink_refused(path: bytes) -> UnsafePath:
+    return UnsafePath(f"{_shown(path)} is a symlink; restore does not write through it")
+
+
+def _shown(path: bytes) -> str:
+    return path.decode("utf-8", "backslashreplace")

@@ -1,0 +1,1 @@
+"""The storage layer: the `BlobStore` protocol, its backends and wrappers."""

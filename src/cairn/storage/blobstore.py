@@ -1,0 +1,51 @@
+"""The `BlobStore` protocol: bytes by name. Everything Cairn keeps in a vault goes through it.
+
+Contract (the conformance suite in tests/storage checks every backend against it):
+  - Names are relative, lowercase ASCII (`a-z 0-9 . _ -`), `/`-separated, no empty part, no `.` or `..`
+    part, at most 255 characters; `check_name` enforces this for every backend.
+  - `put` is atomic: a reader sees the old blob, no blob, or the whole new blob, never part of one.
+    Putting a name that exists replaces it. Calling `put` twice with the same bytes is harmless, so a
+    retry after an unknown outcome is safe.
+  - `get` of a missing name raises `BlobNotFound`; a range past the end returns what there is.
+  - `list(prefix)` yields every blob whose name starts with `prefix`, in no promised order.
+  - `delete` of a missing name raises `BlobNotFound`.
+  - A full disk or quota raises `NoSpace`; any other failure of the storage raises `StorageError`
+    (or a subclass) with a message that names the vault and the cause and never a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from cairn.core.errors import StorageError
+
+_NAME = re.compile(r"^[a-z0-9._-]+(/[a-z0-9._-]+)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    name: str
+    size: int
+
+
+def check_name(name: str) -> str:
+    if len(name) > 255 or not _NAME.match(name) or any(p in (".", "..") for p in name.split("/")):
+        raise StorageError(f"invalid blob name {name!r}")
+    return name
+
+
+class BlobStore(Protocol):
+    location: str
+
+    def put(self, name: str, data: bytes | memoryview) -> None: ...
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes: ...
+
+    def stat(self, name: str) -> BlobInfo: ...
+
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]: ...
+
+    def delete(self, name: str) -> None: ...

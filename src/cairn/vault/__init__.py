@@ -1,0 +1,1 @@
+"""The vault layer: the on-storage format, and the only user of storage."""

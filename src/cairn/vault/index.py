@@ -1,0 +1,106 @@
+"""The index: blob id -> (pack, offset, length). Kept in sealed segments; loaded whole into memory.
+
+    segment    = version u8 (1) || pack count u32 || packs || superseded count u32 || superseded ids
+    pack       = pack id (32) || session id (16) || entry count u32 || entries
+    entry      = type u8 || blob id (32) || offset u32 || length u32 || raw length u32
+    superseded = segment ids (32 bytes each) that this segment replaces (written by prune)
+
+A segment is a standalone sealed object of kind "index" (objects.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from cairn.core.errors import IntegrityError
+from cairn.vault.packs import KIND_TAGS, PackEntry, PackInfo
+
+SEGMENT_VERSION = 1
+_ENTRY = struct.Struct("<B32sIII")
+_PACK = struct.Struct("<32s16sI")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    pack_id: str
+    session_id: bytes
+    kind: int
+    offset: int
+    length: int
+    raw_length: int
+
+
+def encode_segment(packs: Iterable[PackInfo], superseded: Iterable[str] = ()) -> bytes:
+    packs = list(packs)
+    out = [struct.pack("<BI", SEGMENT_VERSION, len(packs))]
+    for p in packs:
+        out.append(_PACK.pack(bytes.fromhex(p.pack_id), p.session_id, len(p.entries)))
+        out.extend(
+            _ENTRY.pack(e.kind, e.blob_id, e.offset, e.length, e.raw_length) for e in p.entries
+        )
+    sup = list(superseded)
+    out.append(struct.pack("<I", len(sup)))
+    out.extend(bytes.fromhex(s) for s in sup)
+    return b"".join(out)
+
+
+def decode_segment(data: bytes) -> tuple[list[PackInfo], list[str]]:
+    try:
+        if data[0] != SEGMENT_VERSION:
+            raise IntegrityError("an index segment has an unknown version")
+        (npacks,) = struct.unpack_from("<I", data, 1)
+        pos = 5
+        packs: list[PackInfo] = []
+        for _ in range(npacks):
+            pid, session, count = _PACK.unpack_from(data, pos)
+            pos += _PACK.size
+            end = pos + count * _ENTRY.size
+            if end > len(data):
+                raise IntegrityError("an index segment is truncated")
+            entries = tuple(PackEntry(*t) for t in _ENTRY.iter_unpack(data[pos:end]))
+            if any(e.kind not in KIND_TAGS for e in entries):
+                raise IntegrityError("an index segment names an unknown blob type")
+            packs.append(PackInfo(pid.hex(), session, 0, entries))
+            pos = end
+        (nsup,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        if pos + 32 * nsup != len(data):
+            raise IntegrityError("an index segment has the wrong length")
+        superseded = [data[pos + 32 * i : pos + 32 * i + 32].hex() for i in range(nsup)]
+    except (struct.error, IndexError):
+        raise IntegrityError("an index segment is truncated") from None
+    return packs, superseded
+
+
+@dataclass
+class Index:
+    """All segments merged; the first location seen for a blob wins."""
+
+    _blobs: dict[bytes, Location] = field(default_factory=dict)
+    packs: dict[str, PackInfo] = field(default_factory=dict)
+    segments: set[str] = field(default_factory=set)
+
+    def add_pack(self, pack: PackInfo) -> None:
+        self.packs.setdefault(pack.pack_id, pack)
+        for e in pack.entries:
+            if e.blob_id not in self._blobs:
+                self._blobs[e.blob_id] = Location(
+                    pack.pack_id, pack.session_id, e.kind, e.offset, e.length, e.raw_length
+                )
+
+    def __contains__(self, blob_id: bytes) -> bool:
+        return blob_id in self._blobs
+
+    def get(self, blob_id: bytes) -> Location | None:
+        return self._blobs.get(blob_id)
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    def ids(self) -> Iterator[bytes]:
+        return iter(self._blobs)
+
+    def items(self) -> Iterator[tuple[bytes, Location]]:
+        return iter(self._blobs.items())

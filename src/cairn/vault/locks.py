@@ -1,0 +1,157 @@
+"""Locks: sealed records in machines/<m>/locks/<id>, refreshed while held.
+
+A backup, restore or check takes a shared lock; prune takes an exclusive one. An exclusive lock
+conflicts with every other lock. A lock is stale, and ignored, when it was not refreshed for
+`STALE_AFTER`, or when it names this host and a process that no longer runs. Acquiring writes the
+lock first, then lists the others: two racing exclusive acquirers both back off, never both win.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cairn.core.clock import Clock
+from cairn.core.errors import CairnError, Locked, StorageError
+from cairn.core.ids import random_id
+from cairn.storage.blobstore import BlobStore
+from cairn.vault.layout import MachineLayout
+from cairn.vault.objects import ObjectSealer
+
+STALE_AFTER = timedelta(minutes=30)
+REFRESH_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class LockRecord:
+    lock_id: str
+    host: str
+    pid: int
+    exclusive: bool
+    purpose: str
+    time: datetime
+
+    def describe(self) -> str:
+        kind = "exclusive" if self.exclusive else "shared"
+        return (
+            f"{self.purpose} (pid {self.pid} on {self.host}, {kind} lock {self.lock_id[:8]},"
+            f" refreshed {self.time.isoformat(timespec='seconds')})"
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Lock:
+    def __init__(self, locks: LockManager, record: LockRecord) -> None:
+        self._locks = locks
+        self.record = record
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._refresh_loop, daemon=True)
+        self._thread.start()
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(REFRESH_EVERY.total_seconds()):
+            try:
+                self._locks.write(self.record, self._locks.clock.now())
+            except CairnError:
+                pass  # the next refresh tries again; a lock is stale only after STALE_AFTER
+
+    def release(self) -> None:
+        self._stop.set()
+        try:
+            self._locks.store.delete(self._locks.layout.lock(self.record.lock_id))
+        except StorageError:
+            pass
+
+    def __enter__(self) -> Lock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class LockManager:
+    def __init__(
+        self, store: BlobStore, layout: MachineLayout, sealer: ObjectSealer, clock: Clock
+    ) -> None:
+        self.store = store
+        self.layout = layout
+        self.sealer = sealer
+        self.clock = clock
+        self.host = socket.gethostname()
+
+    def write(self, record: LockRecord, now: datetime) -> None:
+        doc = {
+            "host": record.host,
+            "pid": record.pid,
+            "exclusive": record.exclusive,
+            "purpose": record.purpose,
+            "time": now.isoformat(),
+        }
+        blob = self.sealer.seal_json(b"lock", bytes.fromhex(record.lock_id), doc)
+        self.store.put(self.layout.lock(record.lock_id), blob)
+
+    def read_all(self) -> list[LockRecord]:
+        out = []
+        for info in self.store.list(self.layout.prefix("locks")):
+            lock_id = info.name.rsplit("/", 1)[1]
+            try:
+                data = self.store.get(info.name)
+                d = self.sealer.open_json(b"lock", bytes.fromhex(lock_id), data)
+                out.append(
+                    LockRecord(
+                        lock_id,
+                        str(d["host"]),
+                        int(d["pid"]),
+                        bool(d["exclusive"]),
+                        str(d["purpose"]),
+                        datetime.fromisoformat(d["time"]),
+                    )
+                )
+            except (CairnError, KeyError, TypeError, ValueError):
+                continue  # vanished or unreadable: not a live lock of ours
+        return out
+
+    def is_stale(self, record: LockRecord, now: datetime) -> bool:
+        if now - record.time > STALE_AFTER:
+            return True
+        return record.host == self.host and not _pid_alive(record.pid)
+
+    def acquire(self, *, exclusive: bool, purpose: str) -> Lock:
+        now = self.clock.now()
+        record = LockRecord(random_id(), self.host, os.getpid(), exclusive, purpose, now)
+        self.write(record, now)
+        for other in self.read_all():
+            if other.lock_id == record.lock_id or self.is_stale(other, now):
+                continue
+            if exclusive or other.exclusive:
+                self.store.delete(self.layout.lock(record.lock_id))
+                raise Locked(
+                    f"the store of machine {self.layout.machine!r} is locked by {other.describe()};"
+                    " wait for it to finish, or if that process is gone, retry after"
+                    f" {int(STALE_AFTER.total_seconds() // 60)} minutes when the lock goes stale"
+                )
+        return Lock(self, record)
+
+    def remove_stale(self) -> int:
+        now = self.clock.now()
+        n = 0
+        for rec in self.read_all():
+            if self.is_stale(rec, now):
+                try:
+                    self.store.delete(self.layout.lock(rec.lock_id))
+                    n += 1
+                except StorageError:
+                    pass
+        return n

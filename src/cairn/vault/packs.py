@@ -1,0 +1,149 @@
+"""Packs: many sealed blobs, then a sealed header that lists them, then a plaintext trailer.
+
+    pack    = blob_0 || ... || blob_n-1 || sealed header || session id (16) || header length (u32 LE)
+              || magic b"CAIRNPK1"
+    blob_i  = sealed(chunk or tree plaintext, ad = cairn/data/<id> or cairn/tree/<id>)
+    header  = version u8 (1) || count u32 || count x entry
+    entry   = type u8 (0 data, 1 tree) || id (32) || offset u32 || length u32 || raw length u32
+    header is sealed with ad = cairn/packheader/<session id>
+    name    = hex BLAKE3 (unkeyed) of the whole pack
+
+Blobs are sealed with the session key of the pack's session (keys.py), so a reader needs the session
+id, which the trailer and every index entry carry.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cairn.codec.hashing import content_hash
+from cairn.codec.keys import SESSION_ID_BYTES, MasterKey, new_session_id
+from cairn.codec.sealing import Sealer, associated_data
+from cairn.core.errors import IntegrityError
+
+MAGIC = b"CAIRNPK1"
+TRAILER_BYTES = SESSION_ID_BYTES + 4 + len(MAGIC)
+HEADER_VERSION = 1
+DATA = 0
+TREE = 1
+KIND_TAGS = {DATA: b"data", TREE: b"tree"}
+_ENTRY = struct.Struct("<B32sIII")
+TARGET_PACK_BYTES = 16 << 20
+MAX_HEADER_ENTRIES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class PackEntry:
+    kind: int
+    blob_id: bytes
+    offset: int
+    length: int
+    raw_length: int
+
+
+@dataclass(frozen=True, slots=True)
+class PackInfo:
+    pack_id: str
+    session_id: bytes
+    size: int
+    entries: tuple[PackEntry, ...]
+
+
+def blob_ad(kind: int, blob_id: bytes) -> bytes:
+    return associated_data(KIND_TAGS[kind], blob_id)
+
+
+def encode_header(entries: list[PackEntry]) -> bytes:
+    parts = [struct.pack("<BI", HEADER_VERSION, len(entries))]
+    parts.extend(_ENTRY.pack(e.kind, e.blob_id, e.offset, e.length, e.raw_length) for e in entries)
+    return b"".join(parts)
+
+
+def decode_header(data: bytes) -> list[PackEntry]:
+    if len(data) < 5 or data[0] != HEADER_VERSION:
+        raise IntegrityError("a pack header has an unknown version")
+    (count,) = struct.unpack_from("<I", data, 1)
+    if count > MAX_HEADER_ENTRIES or len(data) != 5 + count * _ENTRY.size:
+        raise IntegrityError("a pack header has the wrong length")
+    entries = []
+    for kind, blob_id, offset, length, raw in _ENTRY.iter_unpack(memoryview(data)[5:]):
+        if kind not in KIND_TAGS:
+            raise IntegrityError(f"a pack header names an unknown blob type {kind}")
+        entries.append(PackEntry(kind, blob_id, offset, length, raw))
+    return entries
+
+
+class PackWriter:
+    """Collects sealed blobs of one session; `flush` uploads a pack through `upload`."""
+
+    def __init__(
+        self,
+        key: MasterKey,
+        upload: Callable[[str, bytes], None],
+        *,
+        level: int,
+        target_bytes: int = TARGET_PACK_BYTES,
+    ) -> None:
+        self.session_id = new_session_id()
+        self.sealer = Sealer(key.session_key(self.session_id), level)
+        self._upload = upload
+        self._target = target_bytes
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._entries: list[PackEntry] = []
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._size
+
+    def add(
+        self, kind: int, blob_id: bytes, plaintext: bytes | memoryview, *, compressible: bool = True
+    ) -> PackInfo | None:
+        """Seal and append a blob; returns the pack's info when this filled and uploaded one."""
+        sealed = self.sealer.seal(plaintext, blob_ad(kind, blob_id), compressible=compressible)
+        self._entries.append(PackEntry(kind, blob_id, self._size, len(sealed), len(plaintext)))
+        self._parts.append(sealed)
+        self._size += len(sealed)
+        if self._size >= self._target:
+            return self.flush()
+        return None
+
+    def flush(self) -> PackInfo | None:
+        if not self._entries:
+            return None
+        header = self.sealer.seal(
+            encode_header(self._entries), associated_data(b"packheader", self.session_id)
+        )
+        trailer = self.session_id + struct.pack("<I", len(header)) + MAGIC
+        data = b"".join([*self._parts, header, trailer])
+        pack_id = content_hash(data).hex()
+        self._upload(pack_id, data)
+        info = PackInfo(pack_id, self.session_id, len(data), tuple(self._entries))
+        self._parts, self._size, self._entries = [], 0, []
+        return info
+
+
+def read_trailer(tail: bytes, pack_size: int) -> tuple[bytes, int]:
+    """(session id, header length) from a pack's last bytes."""
+    if len(tail) < TRAILER_BYTES or tail[-len(MAGIC) :] != MAGIC:
+        raise IntegrityError("a pack has no valid trailer")
+    t = tail[-TRAILER_BYTES:]
+    session_id = t[:SESSION_ID_BYTES]
+    (header_len,) = struct.unpack_from("<I", t, SESSION_ID_BYTES)
+    if header_len + TRAILER_BYTES > pack_size:
+        raise IntegrityError("a pack's header length is larger than the pack")
+    return session_id, header_len
+
+
+def open_header(sealer: Sealer, session_id: bytes, sealed_header: bytes) -> list[PackEntry]:
+    plain = sealer.open(sealed_header, associated_data(b"packheader", session_id))
+    return decode_header(plain)
+
+
+def check_entries(entries: list[PackEntry], header_offset: int) -> None:
+    """Blobs must lie inside the pack's data area."""
+    for e in entries:
+        if e.offset + e.length > header_offset:
+            raise IntegrityError("a pack header points past the pack's data")

@@ -1,0 +1,264 @@
+"""One machine's store inside a vault: packs, index, trees, recovery points, registration, locks.
+
+Write order is the consistency rule: packs, then the index segments that name them, then the
+recovery point. A killed backup leaves only packs no index names; the next backup finds them
+(`recover_packs`) and indexes them instead of uploading their data again.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from cairn import __version__
+from cairn.codec.hashing import IdHasher, content_hash
+from cairn.codec.keys import MasterKey
+from cairn.codec.sealing import Sealer
+from cairn.core.clock import Clock
+from cairn.core.errors import BlobNotFound, IntegrityError, UsageError
+from cairn.core.ids import is_hex_id, random_id
+from cairn.storage.blobstore import BlobStore
+from cairn.vault.index import Index, Location, decode_segment, encode_segment
+from cairn.vault.layout import MachineLayout
+from cairn.vault.locks import LockManager
+from cairn.vault.objects import ObjectSealer
+from cairn.vault.packs import (
+    TRAILER_BYTES,
+    TREE,
+    PackInfo,
+    PackWriter,
+    blob_ad,
+    check_entries,
+    open_header,
+    read_trailer,
+)
+from cairn.vault.points import RecoveryPoint
+from cairn.vault.tree import Node, decode_tree, encode_tree
+from cairn.vault.vaultfile import StoreConfig
+
+TREE_CACHE = 4096
+MAX_BLOB_BYTES = 64 << 20
+
+
+class Repository:
+    def __init__(
+        self,
+        store: BlobStore,
+        machine: str,
+        key: MasterKey,
+        config: StoreConfig,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.layout = MachineLayout(machine)
+        self.machine = machine
+        self.key = key
+        self.config = config
+        self.clock = clock
+        self.objects = ObjectSealer(key)
+        self.hasher = IdHasher(key.id_key)
+        self.locks = LockManager(store, self.layout, self.objects, clock)
+        self._openers: dict[bytes, Sealer] = {}
+        self._trees: OrderedDict[bytes, list[Node]] = OrderedDict()
+
+    # --- sealing -------------------------------------------------------------------------------
+
+    def opener(self, session_id: bytes) -> Sealer:
+        s = self._openers.get(session_id)
+        if s is None:
+            s = self._openers[session_id] = Sealer(self.key.session_key(session_id))
+        return s
+
+    def pack_writer(self) -> PackWriter:
+        return PackWriter(self.key, self.upload_pack, level=self.config.level)
+
+    def upload_pack(self, pack_id: str, data: bytes) -> None:
+        self.store.put(self.layout.pack(pack_id), data)
+
+    # --- packs and the index -------------------------------------------------------------------
+
+    def list_packs(self) -> dict[str, int]:
+        out = {}
+        for info in self.store.list(self.layout.prefix("packs")):
+            pack_id = info.name.rsplit("/", 1)[1]
+            if is_hex_id(pack_id):
+                out[pack_id] = info.size
+        return out
+
+    def read_pack_header(self, pack_id: str, size: int | None = None) -> PackInfo:
+        name = self.layout.pack(pack_id)
+        if size is None:
+            size = self.store.stat(name).size
+        if size < TRAILER_BYTES:
+            raise IntegrityError(f"pack {pack_id} is truncated")
+        tail = self.store.get(name, size - TRAILER_BYTES, TRAILER_BYTES)
+        session, header_len = read_trailer(tail, size)
+        header_offset = size - TRAILER_BYTES - header_len
+        sealed = self.store.get(name, header_offset, header_len)
+        entries = open_header(self.opener(session), session, sealed)
+        check_entries(entries, header_offset)
+        return PackInfo(pack_id, session, size, tuple(entries))
+
+    def list_segments(self) -> list[str]:
+        out = []
+        for info in self.store.list(self.layout.prefix("index")):
+            seg = info.name.rsplit("/", 1)[1]
+            if is_hex_id(seg):
+                out.append(seg)
+        return out
+
+    def read_segment(self, segment_id: str) -> tuple[list[PackInfo], list[str]]:
+        data = self.store.get(self.layout.index(segment_id))
+        return decode_segment(self.objects.open(b"index", bytes.fromhex(segment_id), data))
+
+    def load_index(self) -> Index:
+        index = Index()
+        segments: dict[str, list[PackInfo]] = {}
+        superseded: set[str] = set()
+        for seg in self.list_segments():
+            try:
+                packs, sup = self.read_segment(seg)
+            except BlobNotFound:
+                continue  # removed by a concurrent prune after it wrote its replacement
+            segments[seg] = packs
+            superseded.update(sup)
+        for seg, packs in segments.items():
+            if seg in superseded:
+                continue
+            index.segments.add(seg)
+            for p in packs:
+                index.add_pack(p)
+        return index
+
+    def write_segment(self, packs: Iterable[PackInfo], superseded: Iterable[str] = ()) -> str:
+        seg = random_id()
+        payload = encode_segment(packs, superseded)
+        self.store.put(
+            self.layout.index(seg), self.objects.seal(b"index", bytes.fromhex(seg), payload)
+        )
+        return seg
+
+    def recover_packs(self, index: Index) -> list[PackInfo]:
+        """Index the packs that no index segment names (left by a killed backup)."""
+        found = []
+        for pack_id, size in self.list_packs().items():
+            if pack_id in index.packs:
+                continue
+            try:
+                info = self.read_pack_header(pack_id, size)
+            except (IntegrityError, BlobNotFound):
+                continue  # a damaged orphan is left for check to report and prune to remove
+            found.append(info)
+        if found:
+            self.write_segment(found)
+            for info in found:
+                index.add_pack(info)
+        return found
+
+    # --- blobs -----------------------------------------------------------------------------------
+
+    def open_blob(self, loc: Location, blob_id: bytes, sealed: bytes | memoryview) -> bytes:
+        plain = self.opener(loc.session_id).open(
+            sealed, blob_ad(loc.kind, blob_id), max_size=max(loc.raw_length, 1)
+        )
+        if len(plain) != loc.raw_length or self.hasher.id_of(plain) != blob_id:
+            raise IntegrityError(f"blob {blob_id.hex()[:16]} does not match its id")
+        return plain
+
+    def read_blob(self, index: Index, blob_id: bytes) -> bytes:
+        loc = index.get(blob_id)
+        if loc is None:
+            raise IntegrityError(f"blob {blob_id.hex()[:16]} is not in the index")
+        if loc.length > MAX_BLOB_BYTES:
+            raise IntegrityError(f"blob {blob_id.hex()[:16]} is larger than allowed")
+        sealed = self.store.get(self.layout.pack(loc.pack_id), loc.offset, loc.length)
+        return self.open_blob(loc, blob_id, sealed)
+
+    def load_tree(self, index: Index, tree_id: bytes) -> list[Node]:
+        cached = self._trees.get(tree_id)
+        if cached is not None:
+            self._trees.move_to_end(tree_id)
+            return cached
+        loc = index.get(tree_id)
+        if loc is not None and loc.kind != TREE:
+            raise IntegrityError(f"blob {tree_id.hex()[:16]} is not a tree")
+        nodes = decode_tree(self.read_blob(index, tree_id))
+        self._trees[tree_id] = nodes
+        if len(self._trees) > TREE_CACHE:
+            self._trees.popitem(last=False)
+        return nodes
+
+    def tree_id(self, nodes: list[Node]) -> tuple[bytes, bytes]:
+        plain = encode_tree(nodes)
+        return self.hasher.id_of(plain), plain
+
+    @staticmethod
+    def verify_pack_bytes(pack_id: str, data: bytes) -> bool:
+        return content_hash(data).hex() == pack_id
+
+    # --- recovery points -------------------------------------------------------------------------
+
+    def save_point(self, point: RecoveryPoint) -> None:
+        blob = self.objects.seal_json(b"point", bytes.fromhex(point.id), point.to_json())
+        self.store.put(self.layout.point(point.id), blob)
+
+    def load_point(self, point_id: str) -> RecoveryPoint:
+        data = self.store.get(self.layout.point(point_id))
+        doc = self.objects.open_json(b"point", bytes.fromhex(point_id), data)
+        return RecoveryPoint.from_json(doc, point_id)
+
+    def point_ids(self) -> list[str]:
+        out = []
+        for info in self.store.list(self.layout.prefix("points")):
+            pid = info.name.rsplit("/", 1)[1]
+            if is_hex_id(pid):
+                out.append(pid)
+        return out
+
+    def list_points(self) -> list[RecoveryPoint]:
+        points = []
+        for pid in self.point_ids():
+            try:
+                points.append(self.load_point(pid))
+            except BlobNotFound:
+                continue
+        return sorted(points, key=lambda p: (p.time, p.id))
+
+    def find_point(self, spec: str) -> RecoveryPoint:
+        if spec == "latest":
+            points = self.list_points()
+            if not points:
+                raise UsageError(f"machine {self.machine!r} has no recovery points yet")
+            return points[-1]
+        spec = spec.lower()
+        matches = [p for p in self.point_ids() if p.startswith(spec)]
+        if not spec or not matches:
+            raise UsageError(f"no recovery point {spec!r}: see `cairn recovery-points`")
+        if len(matches) > 1:
+            raise UsageError(f"{spec!r} names {len(matches)} recovery points: give more characters")
+        return self.load_point(matches[0])
+
+    # --- registration ----------------------------------------------------------------------------
+
+    def write_registration(self, extra: dict[str, Any], now: datetime) -> None:
+        doc = {
+            "machine": self.machine,
+            "host": socket.gethostname(),
+            "os": f"{platform.system()} {platform.release()}",
+            "agent_version": __version__,
+            "updated": now.isoformat(),
+            **extra,
+        }
+        blob = self.objects.seal_json(b"machine", self.machine.encode(), doc)
+        self.store.put(self.layout.registration, blob)
+
+    def read_registration(self) -> dict[str, Any]:
+        data = self.store.get(self.layout.registration)
+        doc = self.objects.open_json(b"machine", self.machine.encode(), data)
+        if not isinstance(doc, dict):
+            raise IntegrityError("the machine registration is damaged")
+        return doc

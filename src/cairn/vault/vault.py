@@ -1,0 +1,101 @@
+"""A vault: `vault.json` and one store per machine under `machines/<machine>/`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cairn.codec.keys import MasterKey
+from cairn.core.clock import Clock
+from cairn.core.errors import BlobNotFound, CairnError, NotRegistered
+from cairn.storage.blobstore import BlobStore
+from cairn.vault.keyfile import make_key_file, unlock
+from cairn.vault.layout import VAULT_FILE, MachineLayout
+from cairn.vault.repository import Repository
+from cairn.vault.vaultfile import StoreConfig, VaultInfo
+
+
+class Vault:
+    def __init__(self, store: BlobStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    @property
+    def location(self) -> str:
+        return self.store.location
+
+    @classmethod
+    def create(cls, store: BlobStore, clock: Clock) -> VaultInfo:
+        try:
+            store.stat(VAULT_FILE)
+        except BlobNotFound:
+            pass
+        else:
+            raise CairnError(f"{store.location} already holds a vault; register with it instead")
+        if next(iter(store.list("")), None) is not None:
+            raise CairnError(
+                f"{store.location} is not empty: create a vault in an empty or new location"
+            )
+        info = VaultInfo.new(clock.now())
+        store.put(VAULT_FILE, info.encode())
+        return info
+
+    def info(self) -> VaultInfo:
+        try:
+            data = self.store.get(VAULT_FILE)
+        except BlobNotFound:
+            raise NotRegistered(
+                f"no vault at {self.location}: create one with `cairn vault create {self.location}`"
+            ) from None
+        return VaultInfo.decode(data, self.location)
+
+    def machines(self) -> list[str]:
+        names = set()
+        for b in self.store.list("machines/"):
+            parts = b.name.split("/")
+            if len(parts) >= 3:
+                names.add(parts[1])
+        return sorted(names)
+
+    def has_machine(self, machine: str) -> bool:
+        try:
+            self.store.stat(MachineLayout(machine).config)
+        except BlobNotFound:
+            return False
+        return True
+
+    def key_files(self, machine: str) -> list[tuple[str, bytes]]:
+        layout = MachineLayout(machine)
+        out = []
+        for b in self.store.list(layout.prefix("keys")):
+            key_id = b.name.rsplit("/", 1)[1]
+            out.append((key_id, self.store.get(b.name)))
+        return out
+
+    def config(self, machine: str) -> StoreConfig:
+        layout = MachineLayout(machine)
+        try:
+            data = self.store.get(layout.config)
+        except BlobNotFound:
+            raise NotRegistered(
+                f"machine {machine!r} is not registered in the vault at {self.location}"
+            ) from None
+        return StoreConfig.decode(data, f"{self.location}: {layout.config}")
+
+    def init_machine(self, machine: str, passphrase: str, now: datetime) -> MasterKey:
+        """Create a new machine store: config, then a key file (the write order of format.md)."""
+        layout = MachineLayout(machine)
+        key = MasterKey.generate()
+        self.store.put(layout.config, StoreConfig().encode())
+        key_id, data = make_key_file(key, passphrase, now)
+        self.store.put(layout.key(key_id), data)
+        return key
+
+    def unlock(self, machine: str, passphrase: str) -> MasterKey:
+        self.config(machine)
+        files = self.key_files(machine)
+        if not files:
+            raise NotRegistered(f"machine {machine!r} in {self.location} has no key files")
+        return unlock(files, passphrase, machine)
+
+    def open(self, machine: str, key: MasterKey) -> Repository:
+        return Repository(self.store, machine, key, self.config(machine), self.clock)
