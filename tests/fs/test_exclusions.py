@@ -70,6 +70,14 @@ def test_a_star_stays_within_one_path_part() -> None:
     assert not ex.excludes(b"/home/tmp", True)
 
 
+def test_a_star_part_matches_what_is_in_the_folder_not_the_folder_itself() -> None:
+    ex = Exclusions(["/home/*"], case_sensitive=True)
+
+    assert not ex.excludes(b"/home", True)
+    assert ex.excludes(b"/home/alice", True)
+    assert ex.excludes(b"/home/alice/notes.txt", False)
+
+
 def test_a_double_star_crosses_path_parts() -> None:
     ex = Exclusions(["/srv/**/logs"], case_sensitive=True)
 
@@ -300,8 +308,6 @@ def patterns(draw: st.DrawFn) -> str:
     else:
         parts = draw(st.lists(PARTS, min_size=1, max_size=4))
         body = ("/" if shape == "anchored" else "**/") + "/".join(parts)
-    if body.strip("/*") == "" and shape == "name":
-        body = "a"
     return body + ("/" if draw(st.booleans()) else "")
 
 
@@ -327,9 +333,9 @@ def test_exclusions_agree_with_the_reference(
 
 def pathspec_comparable(pattern: str) -> bool:
     """pathspec is gitwildmatch's reference, except on a trailing `**` (it excludes the folder
-    itself) and on `[!x]` (it can match the `/` after a name)."""
-    last = pattern.rstrip("/").rsplit("/", 1)[-1]
-    return last != "**" and "[!" not in pattern
+    itself), on `[!x]` and on a `***` part (each can match the `/` after a folder's name)."""
+    parts = pattern.rstrip("/").split("/")
+    return parts[-1] != "**" and "[!" not in pattern and "***" not in parts
 
 
 @settings(max_examples=600, deadline=None)

@@ -128,27 +128,30 @@ class _Walker:
         st = entry.st
         self.stats.files += 1
         self.stats.bytes += st.st_size
+        unchanged = (
+            old is not None
+            and old.kind == "file"
+            and (old.size, old.mtime_ns, old.ctime_ns, old.inode)
+            == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            and all(c in self.index for c in old.content)
+        )
+        if unchanged:
+            self.stats.files_unchanged += 1
+        elif old is None:
+            self.stats.files_new += 1
+        else:
+            self.stats.files_changed += 1
         if st.st_nlink > 1:
             first = self.links.get((st.st_dev, st.st_ino))
             if first is not None:
                 self.link_followers.append((node, first))
                 return node
             self.links[(st.st_dev, st.st_ino)] = node
-        if (
-            old is not None
-            and old.kind == "file"
-            and (old.size, old.mtime_ns, old.ctime_ns, old.inode)
-            == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            and all(c in self.index for c in old.content)
-        ):
+        if unchanged:
+            assert old is not None
             node.content = list(old.content)
             node.xattrs = dict(old.xattrs)
-            self.stats.files_unchanged += 1
             return node
-        if old is None:
-            self.stats.files_new += 1
-        else:
-            self.stats.files_changed += 1
         node.xattrs = self.xattrs(entry)
         ref = len(self.tasks)
         self.tasks.append(FileTask(ref, entry.path, st.st_size))

@@ -170,6 +170,8 @@ def _regex(pattern: str) -> tuple[bool, str]:
 
 def _part_regex(pattern: str, part: str) -> str:
     """Translate one path part's glob (`*`, `?`, `[...]`, `\\`) into a regex."""
+    if part.strip("*") == "":
+        return "[^/]+"  # a part is never empty: `/a/*` must not match the folder `a/` itself
     out: list[str] = []
     i, end = 0, len(part)
     while i < end:

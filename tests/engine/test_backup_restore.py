@@ -1,0 +1,180 @@
+"""Backup and restore round trips on real files."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from cairn.core.events import Reporter
+from cairn.engine.backup import BackupOptions, backup
+from cairn.engine.restore import RestoreOptions, restore
+from tests.conftest import Machine, tree_digest
+
+
+def make_tree(src: Path) -> None:
+    (src / "docs" / "deep" / "deeper").mkdir(parents=True)
+    (src / "empty-folder").mkdir()
+    (src / "docs" / "a.txt").write_text("alpha\n" * 1000)
+    (src / "docs" / "deep" / "deeper" / "b.txt").write_text("beta")
+    (src / "empty-file").write_bytes(b"")
+    (src / "big.bin").write_bytes(os.urandom(3 << 20) + b"tail" * 100_000)
+    os.symlink("docs/a.txt", src / "link-to-a")
+    os.symlink("/nonexistent/target", src / "dangling")
+    os.mkfifo(src / "a-fifo")
+    (src / "long-name-".__add__("x" * 200)).write_text("long")
+    with open(os.path.join(os.fsencode(src), b"latin1-\xe9t\xe9.txt"), "wb") as f:
+        f.write(b"not utf-8 name")
+    os.link(src / "docs" / "a.txt", src / "hardlink-to-a")
+    (src / "exec.sh").write_text("#!/bin/sh\n")
+    os.chmod(src / "exec.sh", 0o751)
+    os.utime(src / "docs" / "deep" / "deeper" / "b.txt", ns=(1_600_000_000_123_456_789,) * 2)
+
+
+def test_round_trip_restores_every_kind_of_entry(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    make_tree(src)
+    result = backup(machine.repo(), BackupOptions([str(src)]))
+    assert result.warnings == 0
+    assert result.point.stats.files == 8
+    target = machine.tmp / "restored"
+    out = restore(machine.repo(), result.point, RestoreOptions(target=str(target)))
+    assert out.damaged == []
+    restored = target / str(src).lstrip("/")
+    assert tree_digest(restored) == tree_digest(src)
+    assert stat.S_ISFIFO(os.lstat(restored / "a-fifo").st_mode)
+    assert stat.S_IMODE(os.stat(restored / "exec.sh").st_mode) == 0o751
+    b = restored / "docs" / "deep" / "deeper" / "b.txt"
+    assert os.stat(b).st_mtime_ns == 1_600_000_000_123_456_789
+    assert os.readlink(restored / "dangling") == "/nonexistent/target"
+    a = os.stat(restored / "docs" / "a.txt")
+    assert os.stat(restored / "hardlink-to-a").st_ino == a.st_ino
+    assert a.st_nlink == 2
+    machine.check_clean()
+
+
+def test_unchanged_files_are_not_read_again(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    make_tree(src)
+    first = backup(machine.repo(), BackupOptions([str(src)]))
+    second = backup(machine.repo(), BackupOptions([str(src)]))
+    assert second.point.stats.files_unchanged == first.point.stats.files
+    assert second.point.stats.bytes_read == 0
+    assert second.point.tree == first.point.tree
+    (src / "docs" / "a.txt").write_text("changed")
+    third = backup(machine.repo(), BackupOptions([str(src)]))
+    assert third.point.stats.files_changed == 2  # a.txt and its hard link
+    assert third.point.stats.bytes_read == len("changed")
+    assert third.point.parent == second.point.id
+    machine.check_clean()
+
+
+def test_exclusions_leave_out_matching_files_and_folders(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    (src / "keep").mkdir(parents=True)
+    (src / "node_modules" / "pkg").mkdir(parents=True)
+    (src / "keep" / "a.txt").write_text("a")
+    (src / "keep" / "b.tmp").write_text("b")
+    (src / "node_modules" / "pkg" / "c.js").write_text("c")
+    (src / "cache").mkdir()
+    (src / "cache" / "d").write_text("d")
+    opts = BackupOptions([str(src)], excludes=["*.tmp", "node_modules", f"{src}/cache"])
+    result = backup(machine.repo(), opts)
+    target = machine.tmp / "r"
+    restore(machine.repo(), result.point, RestoreOptions(target=str(target)))
+    restored = target / str(src).lstrip("/")
+    assert sorted(tree_digest(restored)) == ["keep", "keep/a.txt"]
+    machine.check_clean()
+
+
+def test_selected_paths_restore_only_those(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    make_tree(src)
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "r"
+    restore(machine.repo(), point, RestoreOptions([str(src / "docs" / "deep")], str(target)))
+    restored = target / str(src).lstrip("/")
+    assert sorted(tree_digest(restored)) == [
+        "docs",
+        "docs/deep",
+        "docs/deep/deeper",
+        "docs/deep/deeper/b.txt",
+    ]
+
+
+def test_restore_to_original_place_with_each_conflict_mode(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "report.txt").write_text("version 1")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    (src / "report.txt").write_text("version 2")
+
+    restore(machine.repo(), point, RestoreOptions(conflict="skip"))
+    assert (src / "report.txt").read_text() == "version 2"
+
+    restore(machine.repo(), point, RestoreOptions(conflict="copy"))
+    stamp = point.time.astimezone().strftime("%Y-%m-%d %H-%M")
+    assert (src / f"{stamp} Copy of report.txt").read_text() == "version 1"
+    assert (src / "report.txt").read_text() == "version 2"
+    restore(machine.repo(), point, RestoreOptions(conflict="copy"))
+    assert (src / f"{stamp} Copy (2) of report.txt").read_text() == "version 1"
+
+    restore(machine.repo(), point, RestoreOptions(conflict="overwrite"))
+    assert (src / "report.txt").read_text() == "version 1"
+    assert not [p for p in os.listdir(src) if p.startswith(".cairn-restore")]
+
+
+def test_missing_item_is_a_warning_not_a_silent_skip(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "a").write_text("a")
+    reporter = Reporter()
+    result = backup(machine.repo(), BackupOptions([str(src), str(machine.tmp / "gone")]), reporter)
+    assert result.warnings == 1
+    assert "gone" in reporter.warnings[0].path
+    assert result.point.status == "completed-with-warnings"
+
+
+def test_socket_is_stored_and_noted_at_restore(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(src / "sock"))
+    try:
+        point = backup(machine.repo(), BackupOptions([str(src)])).point
+    finally:
+        s.close()
+    reporter = Reporter()
+    restore(machine.repo(), point, RestoreOptions(target=str(machine.tmp / "r")), reporter)
+    assert any("socket" in w.message for w in reporter.warnings)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_owner_is_restored_as_root(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "owned").write_text("x")
+    os.chown(src / "owned", 1234, 5678)
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "r"
+    restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    st = os.stat(target / str(src).lstrip("/") / "owned")
+    assert (st.st_uid, st.st_gid) == (1234, 5678)
+
+
+def test_xattrs_round_trip_where_the_filesystem_has_them(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    f = src / "tagged"
+    f.write_text("x")
+    try:
+        os.setxattr(f, "user.cairn.test", b"value-1")
+    except OSError as e:
+        pytest.skip(f"this filesystem refuses user xattrs: {e}")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "r"
+    restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    assert os.getxattr(target / str(src).lstrip("/") / "tagged", "user.cairn.test") == b"value-1"
