@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from cairn.fs import walk
 from cairn.fs.walk import FsEntry, kind_of, list_dir, stat_entry
 
 
@@ -161,7 +160,7 @@ def test_an_entry_that_vanishes_between_listing_and_stat_is_left_out(
         def __exit__(self, *exc: object) -> None:
             self._inner.__exit__(None, None, None)
 
-    monkeypatch.setattr(walk.os, "scandir", Listing)
+    monkeypatch.setattr(os, "scandir", Listing)
 
     assert [e.name for e in list_dir(b(tmp_path))] == [b"a", b"z"]
 
@@ -189,7 +188,7 @@ def test_a_stat_failure_other_than_vanishing_is_raised(
         def __exit__(self, *exc: object) -> None:
             self._inner.__exit__(None, None, None)
 
-    monkeypatch.setattr(walk.os, "scandir", Listing)
+    monkeypatch.setattr(os, "scandir", Listing)
 
     with pytest.raises(PermissionError):
         list_dir(b(tmp_path))

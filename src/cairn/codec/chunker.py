@@ -20,7 +20,7 @@ from pyfastcdc import FastCDC
 AVG_SIZE = 1 << 20
 MIN_SIZE = 256 << 10
 MAX_SIZE = 4 << 20
-BUFFER_SIZE = 4 * MAX_SIZE
+BUFFER_SIZE = 3 * MAX_SIZE
 
 
 def permutation(key: bytes) -> bytes:
@@ -46,33 +46,57 @@ class Chunker:
         self._cdc = FastCDC(avg_size, min_size=min_size, max_size=max_size)
         self.min_size = min_size
         self.max_size = max_size
+        if BUFFER_SIZE < 2 * max_size:
+            raise ValueError("the chunker's buffer must hold at least two maximal chunks")
+        self._buffer: bytearray | None = None
 
-    def cut(self, data: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
+    def cut(self, data: bytes | bytearray) -> list[tuple[int, int]]:
         """(offset, length) of each chunk of a whole buffer."""
         if len(data) <= self.min_size:
             return [(0, len(data))] if len(data) else []
-        source = data if isinstance(data, bytes) else bytes(data)
-        permuted = source.translate(self._table)
+        permuted = data.translate(self._table)
         return [(c.offset, c.length) for c in self._cdc.cut_buf(permuted)]
 
-    def chunks(self, stream: BinaryIO, buffer_size: int = BUFFER_SIZE) -> Iterator[memoryview]:
-        """Chunks of a stream, each a view into a reused buffer: use it before asking for the next."""
-        if buffer_size < 2 * self.max_size:
-            raise ValueError("the buffer must hold at least two maximal chunks")
-        buf = bytearray(buffer_size)
+    def chunks(self, stream: BinaryIO, size_hint: int | None = None) -> Iterator[memoryview]:
+        """Chunks of a stream, each a view into a reused buffer: use it before asking for the next.
+
+        A stream whose `size_hint` fits in one buffer is read whole; a larger one is read through
+        one buffer, allocated once per chunker, so memory stays bounded whatever the file size.
+        """
+        if size_hint is not None and size_hint < BUFFER_SIZE:
+            data = stream.read()
+            if len(data) < BUFFER_SIZE:
+                view = memoryview(data)
+                for offset, length in self.cut(data):
+                    yield view[offset : offset + length]
+                return
+            yield from self._stream(stream, data)
+            return
+        yield from self._stream(stream, b"")
+
+    def _stream(self, stream: BinaryIO, head: bytes) -> Iterator[memoryview]:
+        if self._buffer is None:
+            self._buffer = bytearray(BUFFER_SIZE)
+        buf = self._buffer
         view = memoryview(buf)
         filled = 0
         eof = False
+        pending = memoryview(head)
         while True:
-            while not eof and filled < buffer_size:
-                n = stream.readinto(view[filled:])  # type: ignore[attr-defined]
-                if not n:
-                    eof = True
+            while not eof and filled < len(buf):
+                if pending:
+                    n = min(len(pending), len(buf) - filled)
+                    view[filled : filled + n] = pending[:n]
+                    pending = pending[n:]
                 else:
-                    filled += n
+                    n = stream.readinto(view[filled:])  # type: ignore[attr-defined]
+                    if not n:
+                        eof = True
+                        break
+                filled += n
             if filled == 0:
                 return
-            cuts = self.cut(view[:filled])
+            cuts = self.cut(buf if filled == len(buf) else bytes(view[:filled]))
             if not eof:
                 cuts = cuts[:-1]  # the last cut ends at the buffer's end, not at a content boundary
             end = 0

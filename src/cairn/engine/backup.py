@@ -34,7 +34,7 @@ from cairn.vault.index import Index
 from cairn.vault.packs import TREE, PackInfo
 from cairn.vault.points import PointStats, RecoveryPoint
 from cairn.vault.repository import Repository
-from cairn.vault.tree import Node
+from cairn.vault.tree import Entry, entry_name, put_bytes, stat_entry_json, xattrs_json
 
 BATCH_BYTES = 8 << 20
 BATCH_FILES = 256
@@ -61,29 +61,12 @@ class BackupResult:
 
 @dataclass
 class _Dir:
-    node: Node
-    children: list[Node | _Dir] = field(default_factory=list)
+    """A folder being backed up: its entry, the previous point's entry and listing, its children."""
 
-
-def _node(entry: FsEntry) -> Node:
-    st = entry.st
-    user, group = owner_names(st.st_uid, st.st_gid)
-    return Node(
-        name=entry.name,
-        kind=entry.kind,
-        mode=st.st_mode & 0o7777,
-        uid=st.st_uid,
-        gid=st.st_gid,
-        user=user,
-        group=group,
-        mtime_ns=st.st_mtime_ns,
-        ctime_ns=st.st_ctime_ns,
-        inode=st.st_ino,
-        dev=st.st_dev,
-        nlink=st.st_nlink,
-        size=st.st_size if entry.kind == "file" else 0,
-        rdev=st.st_rdev if entry.kind in ("chardev", "blockdev") else 0,
-    )
+    entry: Entry
+    old: Entry | None = None
+    old_entries: list[Entry] | None = None
+    children: list[Entry | _Dir] = field(default_factory=list)
 
 
 def normalize_items(items: list[str]) -> list[bytes]:
@@ -98,8 +81,25 @@ def normalize_items(items: list[str]) -> list[bytes]:
     return out
 
 
+def _by_name(entries: list[Entry] | None) -> dict[bytes, Entry]:
+    if not entries:
+        return {}
+    out = {}
+    for e in entries:
+        try:
+            out[entry_name(e)] = e
+        except CairnError:
+            continue
+    return out
+
+
 class _Walker:
-    """Phase 1: the tree to back up, in memory, with each file to read queued as a task."""
+    """Phase 1: the tree to back up, in memory, with each file to read queued as a task.
+
+    Entries are kept in their stored form (tree.py's JSON dicts), so an unchanged file reuses the
+    previous point's entry as it is, and a folder whose entries all match its previous listing
+    reuses the previous tree id without encoding or hashing anything.
+    """
 
     def __init__(
         self, repo: Repository, index: Index, excludes: Exclusions, reporter: Reporter
@@ -109,120 +109,145 @@ class _Walker:
         self.excludes = excludes
         self.reporter = reporter
         self.tasks: list[FileTask] = []
-        self.pending: dict[int, Node] = {}
-        self.links: dict[tuple[int, int], Node] = {}
-        self.link_followers: list[tuple[Node, Node]] = []
+        self.pending: dict[int, Entry] = {}
+        self.links: dict[tuple[int, int], Entry] = {}
+        self.link_followers: list[tuple[Entry, Entry]] = []
         self.stats = PointStats()
         self.bytes_to_read = 0
 
-    def old_children(self, old: Node | None) -> dict[bytes, Node]:
-        if old is None or old.kind != "dir" or old.subtree is None:
-            return {}
+    def old_listing(self, old: Entry | None) -> list[Entry] | None:
+        if old is None or old.get("type") != "dir" or not isinstance(old.get("subtree"), str):
+            return None
         try:
-            return {n.name: n for n in self.repo.load_tree(self.index, old.subtree)}
-        except CairnError:
-            return {}  # a damaged previous point only costs re-reading
+            return self.repo.load_tree_entries(self.index, bytes.fromhex(old["subtree"]))
+        except (CairnError, ValueError):
+            return None  # a damaged previous point only costs re-reading
 
-    def file_node(self, entry: FsEntry, old: Node | None) -> Node:
-        node = _node(entry)
-        st = entry.st
+    def known(self, content: object) -> bool:
+        if not isinstance(content, list):
+            return False
+        try:
+            return all(bytes.fromhex(c) in self.index for c in content)
+        except (TypeError, ValueError):
+            return False
+
+    def base(self, fs: FsEntry) -> Entry:
+        user, group = owner_names(fs.st.st_uid, fs.st.st_gid)
+        return stat_entry_json(fs.name, fs.kind, fs.st, user, group)
+
+    def file_entry(self, fs: FsEntry, old: Entry | None) -> Entry:
+        st = fs.st
+        e = self.base(fs)
         self.stats.files += 1
         self.stats.bytes += st.st_size
-        unchanged = (
+        if (
             old is not None
-            and old.kind == "file"
-            and (old.size, old.mtime_ns, old.ctime_ns, old.inode)
-            == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            and all(c in self.index for c in old.content)
-        )
-        if unchanged:
+            and old.get("type") == "file"
+            and old.get("size") == st.st_size
+            and old.get("mtime_ns") == st.st_mtime_ns
+            and old.get("ctime_ns") == st.st_ctime_ns
+            and old.get("inode") == st.st_ino
+            and self.known(old.get("content"))
+        ):
             self.stats.files_unchanged += 1
-        elif old is None:
+            e["content"] = old["content"]
+            if "xattrs" in old:
+                e["xattrs"] = old["xattrs"]
+            return old if e == old else e
+        if old is None:
             self.stats.files_new += 1
         else:
             self.stats.files_changed += 1
+        e["content"] = []
+        self.add_xattrs(e, fs)
         if st.st_nlink > 1:
             first = self.links.get((st.st_dev, st.st_ino))
             if first is not None:
-                self.link_followers.append((node, first))
-                return node
-            self.links[(st.st_dev, st.st_ino)] = node
-        if unchanged:
-            assert old is not None
-            node.content = list(old.content)
-            node.xattrs = dict(old.xattrs)
-            return node
-        node.xattrs = self.xattrs(entry)
+                self.link_followers.append((e, first))
+                return e
+            self.links[(st.st_dev, st.st_ino)] = e
         ref = len(self.tasks)
-        self.tasks.append(FileTask(ref, entry.path, st.st_size))
-        self.pending[ref] = node
+        self.tasks.append(FileTask(ref, fs.path, st.st_size))
+        self.pending[ref] = e
         self.bytes_to_read += st.st_size
-        return node
+        return e
 
-    def xattrs(self, entry: FsEntry) -> dict[str, bytes]:
-        values, problems = read_xattrs(entry.path)
+    def add_xattrs(self, e: Entry, fs: FsEntry) -> None:
+        values, problems = read_xattrs(fs.path)
         for p in problems:
-            self.reporter.warn(os.fsdecode(entry.path), p)
-        return values
+            self.reporter.warn(os.fsdecode(fs.path), p)
+        if values:
+            e["xattrs"] = xattrs_json(values)
 
-    def entry(self, entry: FsEntry, old: Node | None) -> Node | _Dir:
-        if entry.kind == "dir":
-            return self.directory(entry, old)
-        if entry.kind == "file":
-            return self.file_node(entry, old)
-        node = _node(entry)
-        if entry.kind == "symlink":
+    def entry(self, fs: FsEntry, old: Entry | None) -> Entry | _Dir:
+        if fs.kind == "dir":
+            return self.directory(fs, old)
+        if fs.kind == "file":
+            return self.file_entry(fs, old)
+        e = self.base(fs)
+        if fs.kind == "symlink":
             try:
-                node.target = os.readlink(entry.path)
-            except OSError as e:
-                self.reporter.warn(os.fsdecode(entry.path), f"cannot read link: {e.strerror}")
-        node.xattrs = {} if entry.kind == "symlink" else self.xattrs(entry)
-        return node
+                put_bytes(e, "target", os.readlink(fs.path))
+            except OSError as err:
+                self.reporter.warn(os.fsdecode(fs.path), f"cannot read link: {err.strerror}")
+        else:
+            self.add_xattrs(e, fs)
+        return old if e == old else e
 
-    def directory(self, entry: FsEntry, old: Node | None) -> _Dir:
-        d = _Dir(_node(entry))
-        d.node.xattrs = self.xattrs(entry)
+    def directory(self, fs: FsEntry, old: Entry | None) -> _Dir:
+        d = _Dir(self.base(fs), old, self.old_listing(old))
+        self.add_xattrs(d.entry, fs)
         self.stats.dirs += 1
         try:
-            children = list_dir(entry.path)
-        except OSError as e:
-            self.reporter.warn(os.fsdecode(entry.path), f"cannot list folder: {e.strerror}")
+            children = list_dir(fs.path)
+        except OSError as err:
+            self.reporter.warn(os.fsdecode(fs.path), f"cannot list folder: {err.strerror}")
             return d
-        before = self.old_children(old)
+        before = _by_name(d.old_entries)
         for child in children:
             if self.excludes.excludes(child.path, child.kind == "dir"):
                 continue
             d.children.append(self.entry(child, before.get(child.name)))
         return d
 
-    def walk(self, items: list[bytes], old_root: Node | None) -> _Dir:
-        root = _Dir(Node(name=b"", kind="dir", mode=0o755))
+    def walk(self, items: list[bytes], old_tree: bytes | None) -> _Dir:
+        root = _Dir({"type": "dir"})
+        if old_tree is not None:
+            root.old = {"type": "dir", "subtree": old_tree.hex()}
+            root.old_entries = self.old_listing(root.old)
         for item in items:
             try:
-                entry = stat_entry(item)
-            except OSError as e:
-                self.reporter.warn(os.fsdecode(item), f"cannot back up: {e.strerror}")
+                fs = stat_entry(item)
+            except OSError as err:
+                self.reporter.warn(os.fsdecode(item), f"cannot back up: {err.strerror}")
                 continue
             parts = item.strip(b"/").split(b"/")
-            here, old = root, old_root
+            here = root
             for depth, part in enumerate(parts[:-1]):
-                old = self.old_children(old).get(part)
                 sub = next(
-                    (c for c in here.children if isinstance(c, _Dir) and c.node.name == part), None
+                    (
+                        c
+                        for c in here.children
+                        if isinstance(c, _Dir) and entry_name(c.entry) == part
+                    ),
+                    None,
                 )
                 if sub is None:
                     ancestor = b"/" + b"/".join(parts[: depth + 1])
                     try:
-                        sub = _Dir(_node(stat_entry(ancestor)))
-                    except OSError as e:
+                        afs = stat_entry(ancestor)
+                    except OSError as err:
                         raise UsageError(
                             f"cannot back up {os.fsdecode(item)}: {os.fsdecode(ancestor)}:"
-                            f" {e.strerror}"
+                            f" {err.strerror}"
                         ) from None
+                    old = _by_name(here.old_entries).get(part)
+                    sub = _Dir(self.base(afs), old, self.old_listing(old))
+                    self.add_xattrs(sub.entry, afs)
                     here.children.append(sub)
                 here = sub
-            old = self.old_children(old).get(parts[-1])
-            here.children.append(self.entry(entry, old))
+            old = _by_name(here.old_entries).get(parts[-1])
+            here.children.append(self.entry(fs, old))
         return root
 
 
@@ -281,19 +306,19 @@ class _Run:
         return False
 
     def apply(self, r: FileResult) -> None:
-        node = self.walker.pending.pop(r.ref)
+        e = self.walker.pending.pop(r.ref)
         path = os.fsdecode(self.walker.tasks[r.ref].path)
         self.progress.files_done += 1
         self.progress.bytes_done += r.size
         self.progress.current = path
         stats = self.walker.stats
         if r.error is not None:
-            node.kind = "skip"
+            e["skip"] = True
             self.reporter.warn(path, r.error)
             return
-        node.content = r.content
-        node.size = r.size
-        node.mtime_ns, node.ctime_ns, node.inode = r.mtime_ns, r.ctime_ns, r.inode
+        e["content"] = [c.hex() for c in r.content]
+        e["size"] = r.size
+        e["mtime_ns"], e["ctime_ns"], e["inode"] = r.mtime_ns, r.ctime_ns, r.inode
         stats.bytes_read += r.size
         stats.bytes_added += r.new_bytes
         if r.changed:
@@ -371,14 +396,22 @@ def _finish_trees(repo: Repository, index: Index, root: _Dir) -> tuple[bytes, li
     written: set[bytes] = set()
 
     def finish(d: _Dir) -> bytes:
-        nodes: list[Node] = []
+        entries: list[Entry] = []
         for c in d.children:
             if isinstance(c, _Dir):
-                c.node.subtree = finish(c)
-                nodes.append(c.node)
-            elif c.kind != "skip":
-                nodes.append(c)
-        tree_id, plain = repo.tree_id(nodes)
+                c.entry["subtree"] = finish(c).hex()
+                entries.append(c.old if c.entry == c.old and c.old is not None else c.entry)
+            elif not c.get("skip"):
+                entries.append(c)
+        old = d.old_entries
+        if (
+            old is not None
+            and d.old is not None
+            and len(old) == len(entries)
+            and all(a is b for a, b in zip(entries, old, strict=True))
+        ):
+            return bytes.fromhex(d.old["subtree"])  # nothing changed in this folder
+        tree_id, plain = repo.entries_id(entries)
         if tree_id not in index and tree_id not in written:
             info = writer.add(TREE, tree_id, plain)
             written.add(tree_id)
@@ -406,12 +439,9 @@ def backup(
         repo.recover_packs(index)
         points = repo.list_points()
         parent = points[-1] if points else None
-        old_root = None
-        if parent is not None:
-            old_root = Node(name=b"", kind="dir", subtree=parent.tree)
         reporter.progress(Progress("scan"))
         walker = _Walker(repo, index, excludes, reporter)
-        root = walker.walk(items, old_root)
+        root = walker.walk(items, parent.tree if parent is not None else None)
         if not root.children:
             raise UsageError("nothing to back up: none of the items could be read")
         run = _Run(repo, index, walker, reporter, options.workers)
@@ -421,11 +451,9 @@ def backup(
         except KeyboardInterrupt:
             raise Interrupted("backup interrupted; the vault is consistent") from None
         for follower, first in walker.link_followers:
-            follower.content = list(first.content)
-            follower.size = first.size
-            follower.xattrs = dict(first.xattrs)
-            if first.kind == "skip":
-                follower.kind = "skip"
+            for key in ("content", "size", "mtime_ns", "ctime_ns", "skip"):
+                if key in first:
+                    follower[key] = first[key]
         root_id, tree_packs = _finish_trees(repo, index, root)
         for p in tree_packs:
             run.progress.bytes_stored += p.size

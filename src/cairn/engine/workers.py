@@ -106,22 +106,9 @@ class _Worker:
             st0 = os.fstat(fd)
             result = FileResult(task.ref, [], 0, st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino)
             try:
-                if st0.st_size <= self.chunker.min_size:
-                    data = f.read(st0.st_size + 1)
-                    if data or st0.st_size:
-                        # A file that grew while read gives more than st_size: read it whole.
-                        if len(data) > self.chunker.min_size:
-                            rest = f.read()
-                            data += rest
-                            for off, length in self.chunker.cut(data):
-                                self._store_chunk(memoryview(data)[off : off + length], result)
-                        elif data:
-                            self._store_chunk(memoryview(data), result)
-                    result.size = len(data)
-                else:
-                    for chunk in self.chunker.chunks(f):
-                        self._store_chunk(chunk, result)
-                        result.size += len(chunk)
+                for chunk in self.chunker.chunks(f, st0.st_size):
+                    self._store_chunk(chunk, result)
+                    result.size += len(chunk)
             except OSError as e:
                 return FileResult(task.ref, [], 0, 0, 0, 0, error=f"read failed: {e.strerror}")
             st1 = os.fstat(fd)

@@ -6,9 +6,10 @@ Rules:
 - A pattern with `/` is matched against the absolute path, so it must start with `/`
   (`/srv/data/cache`, `/home/*/tmp`, `/srv/**/logs`) or with `**/` (`**/build/out`: at any
   depth). `data/cache` is refused: gitignore would anchor it at the root, which is rarely meant.
-- `*` and `?` match within one path part, `[abc]`, `[a-z]` and `[!a-z]` match one character of a
-  part; `**` as a whole part matches any number of parts (`/srv/**` matches everything under
-  `/srv` but not `/srv` itself); `\\` makes the next character literal.
+- `*` and `?` match within one path part (`?` is one character, not one byte), `[abc]`, `[a-z]`
+  and `[!a-z]` match one character of a part; `**` as a whole part matches any number of parts
+  (`/srv/**` matches everything under `/srv` but not `/srv` itself); `\\` makes the next
+  character literal.
 - A pattern ending in `/` matches directories only (`cache/`).
 - A matched directory is excluded with everything in it: `excludes` answers True for a path
   inside it too, so a backup item that lies inside an excluded folder is excluded as well.
@@ -25,9 +26,10 @@ Case: case-sensitive on Linux, insensitive on macOS and Windows, unless `case_se
 The patterns compile into one regular expression, matched once per call against the path's
 text (UTF-8 with surrogateescape, so any byte name works) with a `/` appended for a directory.
 This reimplements gitignore's wildmatch rather than calling pathspec, because pathspec's
-expressions let a name ending in a newline match as if it were the name without it, cannot tell
-`dir/**` from the directory itself, and let `[!x]` match a `/`; the tests check these rules
-against pathspec's GitIgnoreSpec on the paths where the two are meant to agree.
+expressions (1.1) match `foo` against a name `foo` followed by a newline but not against `foo`
+inside a folder whose name holds a newline, match `dir/**` against the folder itself, and let
+`[!x]` match a `/`. The tests check these rules against a small reference implementation, and
+against pathspec's GitIgnoreSpec wherever the two are meant to agree.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class PackWriter:
     def __init__(
         self,
         key: MasterKey,
-        upload: Callable[[str, bytes], None],
+        upload: Callable[[str, memoryview], None],
         *,
         level: int,
         target_bytes: int = TARGET_PACK_BYTES,
@@ -90,23 +90,21 @@ class PackWriter:
         self.sealer = Sealer(key.session_key(self.session_id), level)
         self._upload = upload
         self._target = target_bytes
-        self._parts: list[bytes] = []
-        self._size = 0
+        self._buf = bytearray()
         self._entries: list[PackEntry] = []
 
     @property
     def pending_bytes(self) -> int:
-        return self._size
+        return len(self._buf)
 
     def add(
         self, kind: int, blob_id: bytes, plaintext: bytes | memoryview, *, compressible: bool = True
     ) -> PackInfo | None:
         """Seal and append a blob; returns the pack's info when this filled and uploaded one."""
         sealed = self.sealer.seal(plaintext, blob_ad(kind, blob_id), compressible=compressible)
-        self._entries.append(PackEntry(kind, blob_id, self._size, len(sealed), len(plaintext)))
-        self._parts.append(sealed)
-        self._size += len(sealed)
-        if self._size >= self._target:
+        self._entries.append(PackEntry(kind, blob_id, len(self._buf), len(sealed), len(plaintext)))
+        self._buf += sealed
+        if len(self._buf) >= self._target:
             return self.flush()
         return None
 
@@ -116,12 +114,15 @@ class PackWriter:
         header = self.sealer.seal(
             encode_header(self._entries), associated_data(b"packheader", self.session_id)
         )
-        trailer = self.session_id + struct.pack("<I", len(header)) + MAGIC
-        data = b"".join([*self._parts, header, trailer])
+        self._buf += header
+        self._buf += self.session_id + struct.pack("<I", len(header)) + MAGIC
+        data = memoryview(self._buf)
         pack_id = content_hash(data).hex()
         self._upload(pack_id, data)
         info = PackInfo(pack_id, self.session_id, len(data), tuple(self._entries))
-        self._parts, self._size, self._entries = [], 0, []
+        data.release()
+        self._buf = bytearray()
+        self._entries = []
         return info
 
 

@@ -37,7 +37,7 @@ from cairn.vault.packs import (
     read_trailer,
 )
 from cairn.vault.points import RecoveryPoint
-from cairn.vault.tree import Node, decode_tree, encode_tree
+from cairn.vault.tree import Entry, Node, decode_entries, decode_tree, encode_entries, encode_tree
 from cairn.vault.vaultfile import StoreConfig
 
 TREE_CACHE = 4096
@@ -76,7 +76,7 @@ class Repository:
     def pack_writer(self) -> PackWriter:
         return PackWriter(self.key, self.upload_pack, level=self.config.level)
 
-    def upload_pack(self, pack_id: str, data: bytes) -> None:
+    def upload_pack(self, pack_id: str, data: bytes | memoryview) -> None:
         self.store.put(self.layout.pack(pack_id), data)
 
     # --- packs and the index -------------------------------------------------------------------
@@ -191,6 +191,17 @@ class Repository:
         if len(self._trees) > TREE_CACHE:
             self._trees.popitem(last=False)
         return nodes
+
+    def load_tree_entries(self, index: Index, tree_id: bytes) -> list[Entry]:
+        """A tree's raw entries (for a backup comparing against its previous recovery point)."""
+        loc = index.get(tree_id)
+        if loc is None or loc.kind != TREE:
+            raise IntegrityError(f"tree {tree_id.hex()[:16]} is missing")
+        return decode_entries(self.read_blob(index, tree_id))
+
+    def entries_id(self, entries: list[Entry]) -> tuple[bytes, bytes]:
+        plain = encode_entries(entries)
+        return self.hasher.id_of(plain), plain
 
     def tree_id(self, nodes: list[Node]) -> tuple[bytes, bytes]:
         plain = encode_tree(nodes)

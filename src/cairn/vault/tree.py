@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ TREE_VERSION = 1
 KINDS = ("file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev")
 
 
-def _put_bytes(d: dict[str, Any], key: str, value: bytes) -> None:
+def put_bytes(d: dict[str, Any], key: str, value: bytes) -> None:
     try:
         d[key] = value.decode("utf-8")
     except UnicodeDecodeError:
@@ -66,7 +67,7 @@ class Node:
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.kind, "mode": self.mode, "uid": self.uid, "gid": self.gid}
-        _put_bytes(d, "name", self.name)
+        put_bytes(d, "name", self.name)
         if self.user is not None:
             d["user"] = self.user
         if self.group is not None:
@@ -78,7 +79,7 @@ class Node:
         if self.subtree is not None:
             d["subtree"] = self.subtree.hex()
         if self.target is not None:
-            _put_bytes(d, "target", self.target)
+            put_bytes(d, "target", self.target)
         if self.rdev:
             d["rdev"] = self.rdev
         if self.xattrs:
@@ -119,6 +120,66 @@ class Node:
         if kind == "dir" and node.subtree is None:
             raise IntegrityError("a directory entry has no subtree")
         return node
+
+
+Entry = dict[str, Any]
+
+
+def entry_name(d: Entry) -> bytes:
+    return _get_bytes(d, "name")
+
+
+def stat_entry_json(
+    name: bytes, kind: str, st: os.stat_result, user: str | None, group: str | None
+) -> Entry:
+    """A tree entry from an lstat result, exactly as `Node.to_json` writes one (without content,
+    subtree, target or xattrs, which the caller adds)."""
+    d: Entry = {
+        "type": kind,
+        "mode": st.st_mode & 0o7777,
+        "uid": st.st_uid,
+        "gid": st.st_gid,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+        "dev": st.st_dev,
+        "nlink": st.st_nlink,
+        "size": st.st_size if kind == "file" else 0,
+    }
+    put_bytes(d, "name", name)
+    if user is not None:
+        d["user"] = user
+    if group is not None:
+        d["group"] = group
+    if kind in ("chardev", "blockdev") and st.st_rdev:
+        d["rdev"] = st.st_rdev
+    return d
+
+
+def xattrs_json(values: dict[str, bytes]) -> dict[str, str]:
+    return {k: base64.b64encode(v).decode() for k, v in sorted(values.items())}
+
+
+def encode_entries(entries: list[Entry]) -> bytes:
+    """Entries already in name-bytes order (the walk's order) -> tree plaintext."""
+    doc = {"v": TREE_VERSION, "entries": entries}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def decode_entries(data: bytes) -> list[Entry]:
+    """The raw entries of a tree, checked just enough to be compared and reused."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise IntegrityError("a tree is not valid JSON") from None
+    if not isinstance(doc, dict) or doc.get("v") != TREE_VERSION:
+        raise IntegrityError("a tree has an unknown version")
+    entries = doc.get("entries")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and e.get("type") in KINDS for e in entries
+    ):
+        raise IntegrityError("a tree's entries are malformed")
+    return entries
 
 
 def encode_tree(nodes: list[Node]) -> bytes:

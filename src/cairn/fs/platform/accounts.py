@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import grp
 import pwd
+import sys
+
+assert sys.platform != "win32"  # tells mypy, too, that this module is POSIX only
 
 
 def user_name(uid: int) -> str | None:

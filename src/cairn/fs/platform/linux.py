@@ -5,8 +5,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 
 from cairn.fs.platform.accounts import group_id, group_name, user_id, user_name
+
+assert sys.platform == "linux"  # tells mypy, too, that this module is Linux only
 
 __all__ = [
     "case_sensitive_default",
