@@ -20,11 +20,14 @@ class Aead:
             raise ValueError("an AES-256-GCM key is 32 bytes")
         self._aes = AESGCM(key)
 
-    def encrypt(self, plaintext: bytes | memoryview, ad: bytes) -> bytes:
+    def encrypt(self, plaintext: bytes | bytearray | memoryview, ad: bytes) -> bytearray:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return nonce + self._aes.encrypt(nonce, bytes(plaintext), ad)
+        out = bytearray(NONCE_BYTES + len(plaintext) + TAG_BYTES)
+        out[:NONCE_BYTES] = nonce
+        self._aes.encrypt_into(nonce, plaintext, ad, memoryview(out)[NONCE_BYTES:])
+        return out
 
-    def decrypt(self, sealed: bytes | memoryview, ad: bytes) -> bytes:
+    def decrypt(self, sealed: bytes | bytearray | memoryview, ad: bytes) -> bytes:
         if len(sealed) < OVERHEAD:
             raise IntegrityError("a sealed object is shorter than its nonce and tag")
         view = memoryview(sealed)

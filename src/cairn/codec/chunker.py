@@ -50,11 +50,13 @@ class Chunker:
             raise ValueError("the chunker's buffer must hold at least two maximal chunks")
         self._buffer: bytearray | None = None
 
-    def cut(self, data: bytes | bytearray) -> list[tuple[int, int]]:
+    def cut(self, data: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
         """(offset, length) of each chunk of a whole buffer."""
         if len(data) <= self.min_size:
             return [(0, len(data))] if len(data) else []
-        permuted = data.translate(self._table)
+        source = bytes(data) if isinstance(data, memoryview) else data
+        permuted = source.translate(self._table)
+        del source
         return [(c.offset, c.length) for c in self._cdc.cut_buf(permuted)]
 
     def chunks(self, stream: BinaryIO, size_hint: int | None = None) -> Iterator[memoryview]:
@@ -63,15 +65,7 @@ class Chunker:
         A stream whose `size_hint` fits in one buffer is read whole; a larger one is read through
         one buffer, allocated once per chunker, so memory stays bounded whatever the file size.
         """
-        if size_hint is not None and size_hint < BUFFER_SIZE:
-            data = stream.read()
-            if len(data) < BUFFER_SIZE:
-                view = memoryview(data)
-                for offset, length in self.cut(data):
-                    yield view[offset : offset + length]
-                return
-            yield from self._stream(stream, data)
-            return
+        del size_hint  # every stream goes through the one buffer; small ones in one read
         yield from self._stream(stream, b"")
 
     def _stream(self, stream: BinaryIO, head: bytes) -> Iterator[memoryview]:
@@ -96,7 +90,7 @@ class Chunker:
                 filled += n
             if filled == 0:
                 return
-            cuts = self.cut(buf if filled == len(buf) else bytes(view[:filled]))
+            cuts = self.cut(buf if filled == len(buf) else view[:filled])
             if not eof:
                 cuts = cuts[:-1]  # the last cut ends at the buffer's end, not at a content boundary
             end = 0

@@ -30,22 +30,25 @@ class Sealer:
         self._level = level
         self._verify = verify
 
-    def seal(self, data: bytes | memoryview, ad: bytes, *, compressible: bool = True) -> bytes:
-        raw = bytes(data)
-        frame = b""
+    def seal(self, data: bytes | memoryview, ad: bytes, *, compressible: bool = True) -> bytearray:
+        raw = memoryview(data)
+        payload: bytes | memoryview = raw
+        flag = FLAG_STORED
         if compressible and len(raw) > 64:
             packed = compress(raw, self._level)
             if len(packed) < len(raw) - len(raw) // 64:
-                frame = bytes([FLAG_ZSTD]) + packed
-        if not frame:
-            frame = bytes([FLAG_STORED]) + raw
+                payload, flag = packed, FLAG_ZSTD
+        frame = bytearray(1 + len(payload))
+        frame[0] = flag
+        frame[1:] = payload
         sealed = self._aead.encrypt(frame, ad)
+        del frame, payload
         if self._verify and self.open(sealed, ad, max_size=max(len(raw), 1)) != raw:
             raise IntegrityError("a sealed object did not open to what was sealed")
         return sealed
 
     def open(
-        self, sealed: bytes | memoryview, ad: bytes, max_size: int = MAX_OBJECT_BYTES
+        self, sealed: bytes | bytearray | memoryview, ad: bytes, max_size: int = MAX_OBJECT_BYTES
     ) -> bytes:
         frame = self._aead.decrypt(sealed, ad)
         if not frame:

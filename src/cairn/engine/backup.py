@@ -14,6 +14,7 @@ the job ends "completed with warnings"; vault-side problems stop the job with th
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import socket
@@ -341,8 +342,14 @@ class _Run:
             )
             for i in range(self.nworkers)
         ]
-        for p in procs:
-            p.start()
+        # Objects the parent made so far stay shared with the workers: keep the collector from
+        # touching (and so copying) their pages in the children.
+        gc.freeze()
+        try:
+            for p in procs:
+                p.start()
+        finally:
+            gc.unfreeze()
         try:
             self.reporter.progress(self.progress)
             for n, batch in enumerate(_batches(self.walker.tasks)):

@@ -91,20 +91,30 @@ class PackWriter:
         self._upload = upload
         self._target = target_bytes
         self._buf = bytearray()
+        self._size = 0
         self._entries: list[PackEntry] = []
 
     @property
     def pending_bytes(self) -> int:
-        return len(self._buf)
+        return self._size
+
+    def _append(self, data: bytes | bytearray) -> None:
+        end = self._size + len(data)
+        if end > len(self._buf):
+            # One buffer per writer, grown rarely and reused for every pack it writes.
+            self._buf.extend(bytes(max(end - len(self._buf), self._target // 4)))
+        self._buf[self._size : end] = data
+        self._size = end
 
     def add(
         self, kind: int, blob_id: bytes, plaintext: bytes | memoryview, *, compressible: bool = True
     ) -> PackInfo | None:
         """Seal and append a blob; returns the pack's info when this filled and uploaded one."""
         sealed = self.sealer.seal(plaintext, blob_ad(kind, blob_id), compressible=compressible)
-        self._entries.append(PackEntry(kind, blob_id, len(self._buf), len(sealed), len(plaintext)))
-        self._buf += sealed
-        if len(self._buf) >= self._target:
+        self._entries.append(PackEntry(kind, blob_id, self._size, len(sealed), len(plaintext)))
+        self._append(sealed)
+        del sealed
+        if self._size >= self._target:
             return self.flush()
         return None
 
@@ -114,14 +124,13 @@ class PackWriter:
         header = self.sealer.seal(
             encode_header(self._entries), associated_data(b"packheader", self.session_id)
         )
-        self._buf += header
-        self._buf += self.session_id + struct.pack("<I", len(header)) + MAGIC
-        data = memoryview(self._buf)
-        pack_id = content_hash(data).hex()
-        self._upload(pack_id, data)
-        info = PackInfo(pack_id, self.session_id, len(data), tuple(self._entries))
-        data.release()
-        self._buf = bytearray()
+        self._append(header)
+        self._append(self.session_id + struct.pack("<I", len(header)) + MAGIC)
+        with memoryview(self._buf)[: self._size] as data:
+            pack_id = content_hash(data).hex()
+            self._upload(pack_id, data)
+        info = PackInfo(pack_id, self.session_id, self._size, tuple(self._entries))
+        self._size = 0
         self._entries = []
         return info
 
