@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from cairn.core.errors import CairnError, IntegrityError, NoSpace, UnsafePath, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.fs.conflict import copy_name
-from cairn.fs.metadata import apply_metadata, create_special
-from cairn.fs.safety import check_name, open_for_restore
+from cairn.fs.metadata import apply_metadata, apply_metadata_fd, create_special
+from cairn.fs.safety import check_name, create_new
 from cairn.vault.index import Index, Location
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
@@ -39,7 +39,7 @@ class RestoreOptions:
     paths: list[str] = field(default_factory=list)
     target: str | None = None
     conflict: str = "copy"
-    workers: int = 3
+    workers: int = 4
 
 
 @dataclass
@@ -98,6 +98,7 @@ class _Restorer:
         self.links: dict[tuple[int, int], _File] = {}
         self.link_followers: list[tuple[bytes, _File, Node]] = []
         self.lock = threading.Lock()
+        self.fresh: set[bytes] = set()
         self.progress = Progress("restore")
         self.item_ancestors = set()
         for p in point.paths:
@@ -113,6 +114,7 @@ class _Restorer:
             st = os.lstat(path)
         except FileNotFoundError:
             os.mkdir(path, 0o700)
+            self.fresh.add(path)
             return True
         if stat.S_ISDIR(st.st_mode):
             return True
@@ -131,6 +133,8 @@ class _Restorer:
         """The path a file, link or special file is written to; None to skip it."""
         check_name(node.name)
         dest = os.path.join(directory, node.name)
+        if directory in self.fresh:
+            return dest  # a folder this restore made holds nothing it did not put there
         try:
             st = os.lstat(dest)
         except FileNotFoundError:
@@ -168,7 +172,13 @@ class _Restorer:
 
     def plan_dir(self, node: Node, directory: bytes, rel: bytes) -> None:
         assert node.subtree is not None
-        for child in self.repo.load_tree(self.index, node.subtree):
+        children = self.repo.load_tree(self.index, node.subtree)
+        if len({c.name for c in children}) != len(children):
+            raise UnsafePath(
+                f"the recovery point names one entry twice in {os.fsdecode(directory)}: the vault"
+                " is damaged or hostile"
+            )
+        for child in children:
             check_name(child.name)
             if child.kind == "dir":
                 sub = os.path.join(directory, child.name)
@@ -189,7 +199,8 @@ class _Restorer:
                 self.link_followers.append((dest, self.links[key], node))
                 return
             write_to = dest
-            if os.path.lexists(dest):  # overwrite: write beside, rename when complete
+            if directory not in self.fresh and os.path.lexists(dest):
+                # overwrite: write beside, rename over the old one when complete
                 write_to = os.path.join(
                     directory, b".cairn-restore-" + secrets.token_hex(6).encode()
                 )
@@ -199,7 +210,7 @@ class _Restorer:
                 self.links[key] = f
             self.progress.bytes_total = (self.progress.bytes_total or 0) + node.size
             return
-        if os.path.lexists(dest):
+        if directory not in self.fresh and os.path.lexists(dest):
             os.unlink(dest)
         if node.kind == "symlink":
             if node.target is None:
@@ -237,22 +248,42 @@ class _Restorer:
             self.reporter.warn(os.fsdecode(path), w)
 
     def complete(self, f: _File) -> None:
-        """All chunks written (or the file is damaged): close, rename, apply metadata."""
-        if f.fd >= 0:
-            os.close(f.fd)
-            f.fd = -1
+        """All chunks written (or the file is damaged): metadata, close, rename into place."""
         if f.damaged:
+            if f.fd >= 0:
+                os.close(f.fd)
+                f.fd = -1
             try:
                 os.unlink(f.write_to)
             except FileNotFoundError:
                 pass
             return
+        if f.fd < 0:
+            f.fd = create_new(f.write_to)
+        node = f.node
+        try:
+            problems = apply_metadata_fd(
+                f.fd,
+                f.dest,
+                mode=node.mode,
+                mtime_ns=node.mtime_ns,
+                uid=node.uid,
+                gid=node.gid,
+                user=node.user,
+                group=node.group,
+                xattrs=node.xattrs,
+                set_owner=self.set_owner,
+            )
+        finally:
+            os.close(f.fd)
+            f.fd = -1
         if f.write_to != f.dest:
             os.rename(f.write_to, f.dest)
-        self.finish_metadata(f.dest, f.node)
+        for w in problems:
+            self.reporter.warn(os.fsdecode(f.dest), w)
         with self.lock:
             self.result.files += 1
-            self.result.bytes += f.node.size
+            self.result.bytes += node.size
             self.progress.files_done += 1
 
     def write_chunk(self, f: _File, offset: int, data: bytes | None) -> None:
@@ -261,7 +292,7 @@ class _Restorer:
                 f.damaged = True
             elif not f.damaged:
                 if f.fd < 0:
-                    f.fd = open_for_restore(f.write_to, truncate=True)
+                    f.fd = create_new(f.write_to)
                 view = memoryview(data)
                 while view:
                     n = os.pwrite(f.fd, view, offset)
@@ -308,8 +339,6 @@ class _Restorer:
         )
         for f in self.files:
             if not f.node.content:
-                fd = open_for_restore(f.write_to, truncate=True)
-                f.fd = fd
                 self.complete(f)
                 continue
             offset = 0

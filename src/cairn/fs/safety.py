@@ -100,6 +100,17 @@ def open_for_restore(path: bytes, *, truncate: bool) -> int:
     return fd
 
 
+def create_new(path: bytes) -> int:
+    """Create a new regular file at `path` for restore and return its descriptor (mode 0o600).
+
+    O_EXCL|O_NOFOLLOW: fails with `FileExistsError` if anything at all is there (a file, a
+    symlink, a fifo), so nothing existing is ever written through. For names restore has already
+    found free (in a folder it created, or a fresh temp name): one system call.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(path, flags, 0o600)
+
+
 def _symlink_refused(path: bytes) -> UnsafePath:
     return UnsafePath(f"{_shown(path)} is a symlink; restore does not write through it")
 
