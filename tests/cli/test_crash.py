@@ -47,7 +47,8 @@ def kill_tree(proc: subprocess.Popen[str]) -> None:
 
 
 def packs(vault: Path) -> list[Path]:
-    return list(vault.glob("machines/*/packs/*/*"))
+    """Complete packs (a pack being written is a hidden temp file until it is renamed)."""
+    return [p for p in vault.glob("machines/*/packs/*/*") if not p.name.startswith(".")]
 
 
 def test_kill_after_packs_were_written_then_next_backup_reuses_them(

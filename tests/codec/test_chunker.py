@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from blake3 import blake3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyfastcdc import FastCDC
 
-from cairn.codec.chunker import AVG_SIZE, MAX_SIZE, MIN_SIZE, Chunker, permutation
+from cairn.codec import chunker as chunker_module
+from cairn.codec.chunker import AVG_SIZE, BUFFER_SIZE, MAX_SIZE, MIN_SIZE, Chunker, permutation
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))
@@ -22,8 +27,19 @@ def random_bytes(n: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-def streamed(chunker: Chunker, data: bytes, buffer_size: int) -> list[bytes]:
-    return [bytes(c) for c in chunker.chunks(io.BytesIO(data), buffer_size=buffer_size)]
+@contextmanager
+def buffer_size(n: int) -> Iterator[None]:
+    """Run with a smaller streaming buffer, so tests cross many buffer boundaries quickly."""
+    saved = chunker_module.BUFFER_SIZE
+    chunker_module.BUFFER_SIZE = n
+    try:
+        yield
+    finally:
+        chunker_module.BUFFER_SIZE = saved
+
+
+def streamed(chunker: Chunker, stream: io.RawIOBase | io.BytesIO, hint: int | None) -> list[bytes]:
+    return [bytes(c) for c in chunker.chunks(stream, hint)]  # type: ignore[arg-type]
 
 
 def sliced(chunker: Chunker, data: bytes) -> list[bytes]:
@@ -37,6 +53,7 @@ class TrickleReader(io.RawIOBase):
         self._data = memoryview(data)
         self._pos = 0
         self._step = step
+        self.largest_read = 0
 
     def readable(self) -> bool:
         return True
@@ -47,9 +64,21 @@ class TrickleReader(io.RawIOBase):
         self._pos += n
         return n
 
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        assert data is not None
+        self.largest_read = max(self.largest_read, len(data))
+        return data
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        self.largest_read = max(self.largest_read, len(data))
+        return data
+
 
 def test_default_sizes_are_the_documented_ones() -> None:
     assert (MIN_SIZE, AVG_SIZE, MAX_SIZE) == (256 << 10, 1 << 20, 4 << 20)
+    assert BUFFER_SIZE >= 2 * MAX_SIZE
 
 
 def test_same_input_same_key_gives_the_same_cuts() -> None:
@@ -71,10 +100,11 @@ def test_cuts_tile_the_input_exactly() -> None:
     assert pos == len(data)
 
 
-def test_empty_input_has_no_chunks() -> None:
+@pytest.mark.parametrize("hint", [None, 0, 10])
+def test_empty_input_has_no_chunks(hint: int | None) -> None:
     chunker = Chunker(KEY_A, **SMALL)
     assert chunker.cut(b"") == []
-    assert list(chunker.chunks(io.BytesIO(b""), buffer_size=2 * SMALL["max_size"])) == []
+    assert list(chunker.chunks(io.BytesIO(b""), hint)) == []
 
 
 def test_input_up_to_min_size_is_one_chunk() -> None:
@@ -111,50 +141,92 @@ def test_default_chunk_sizes_on_random_data() -> None:
     assert 0.75 * AVG_SIZE <= mean <= 1.6 * AVG_SIZE, mean / AVG_SIZE
 
 
-@pytest.mark.parametrize("buffer_size", [2 * 16384, 2 * 16384 + 1, 3 * 16384 - 7, 65536])
-@pytest.mark.parametrize(
-    "delta", [-16385, -16384, -1024, -1025, -1, 0, 1, 1023, 1024, 1025, 16383, 16384, 16385]
-)
+BUFFERS = [2 * 16384, 2 * 16384 + 1, 3 * 16384 - 7, 65536]
+DELTAS = [-16385, -16384, -1025, -1024, -1, 0, 1, 1023, 1024, 1025, 16383, 16384, 16385]
+
+
+@pytest.mark.parametrize("buffer", BUFFERS)
+@pytest.mark.parametrize("delta", DELTAS)
 @pytest.mark.parametrize("multiple", [1, 2, 3])
 def test_streaming_equals_whole_buffer_around_buffer_boundaries(
-    buffer_size: int, delta: int, multiple: int
+    buffer: int, delta: int, multiple: int
 ) -> None:
-    chunker = Chunker(KEY_A, **SMALL)
-    size = multiple * buffer_size + delta
+    size = multiple * buffer + delta
     data = random_bytes(size, seed=size)
-    assert streamed(chunker, data, buffer_size) == sliced(chunker, data)
+    with buffer_size(buffer):
+        chunker = Chunker(KEY_A, **SMALL)
+        expected = sliced(chunker, data)
+        assert streamed(chunker, io.BytesIO(data), None) == expected
+        assert streamed(chunker, io.BytesIO(data), size) == expected  # read whole when it fits
+
+
+@pytest.mark.parametrize("hint_error", [-50_000, -1, 1, 50_000])
+@pytest.mark.parametrize("size", [40_000, 65_535, 65_536, 65_537, 200_000])
+def test_a_wrong_size_hint_changes_nothing(size: int, hint_error: int) -> None:
+    """A file may grow or shrink between stat and read: the hint is only a hint."""
+    data = random_bytes(size, seed=size + 1)
+    with buffer_size(65536):
+        chunker = Chunker(KEY_A, **SMALL)
+        got = streamed(chunker, io.BytesIO(data), max(0, size + hint_error))
+        assert got == sliced(chunker, data)
 
 
 def test_streaming_equals_whole_buffer_with_default_sizes() -> None:
     chunker = Chunker(KEY_A)
-    data = random_bytes(20 << 20, seed=5)
+    data = random_bytes(BUFFER_SIZE + (7 << 20) + 12345, seed=5)
     expected = sliced(chunker, data)
     assert len(expected) > 5
-    # The smallest buffer allowed, and the default one (bigger than the input).
-    assert streamed(chunker, data, 2 * MAX_SIZE) == expected
-    assert [bytes(c) for c in chunker.chunks(io.BytesIO(data))] == expected
+    assert streamed(chunker, io.BytesIO(data), None) == expected
+    assert streamed(chunker, io.BytesIO(data), len(data)) == expected
+    small = data[: 3 << 20]
+    assert streamed(chunker, io.BytesIO(small), len(small)) == sliced(chunker, small)
+
+
+def test_one_chunker_streams_many_files_in_turn() -> None:
+    with buffer_size(40_000):
+        chunker = Chunker(KEY_A, **SMALL)
+        for seed in range(5):
+            data = random_bytes(100_000 + seed * 999, seed=seed)
+            assert streamed(chunker, io.BytesIO(data), None) == sliced(chunker, data)
 
 
 def test_streaming_from_a_reader_that_returns_short_reads() -> None:
-    chunker = Chunker(KEY_A, **SMALL)
     data = random_bytes(300_000, seed=6)
-    got = [bytes(c) for c in chunker.chunks(TrickleReader(data, 777), buffer_size=40_000)]
-    assert got == sliced(chunker, data)
+    with buffer_size(40_000):
+        chunker = Chunker(KEY_A, **SMALL)
+        assert streamed(chunker, TrickleReader(data, 777), None) == sliced(chunker, data)
+        assert streamed(chunker, TrickleReader(data, 777), 1000) == sliced(chunker, data)
+
+
+def test_memory_stays_bounded_when_a_file_grew_after_its_size_hint() -> None:
+    data = random_bytes(400_000, seed=13)
+    with buffer_size(40_000):
+        chunker = Chunker(KEY_A, **SMALL)
+        reader = TrickleReader(data, 1 << 30)
+        assert streamed(chunker, reader, 1000) == sliced(chunker, data)
+        assert reader.largest_read <= 40_000
 
 
 def test_a_buffer_smaller_than_two_max_chunks_is_refused() -> None:
-    chunker = Chunker(KEY_A, **SMALL)
+    with buffer_size(2 * SMALL["max_size"] - 1), pytest.raises(ValueError):
+        Chunker(KEY_A, **SMALL)
+    with buffer_size(2 * SMALL["max_size"]):
+        Chunker(KEY_A, **SMALL)
     with pytest.raises(ValueError):
-        next(chunker.chunks(io.BytesIO(b"x" * 100), buffer_size=2 * SMALL["max_size"] - 1))
+        Chunker(KEY_A, max_size=BUFFER_SIZE // 2 + 2)
 
 
 def test_streamed_chunks_are_views_into_one_reused_buffer() -> None:
     """The documented contract: a chunk must be used before the next one is asked for."""
-    chunker = Chunker(KEY_A, **SMALL)
     data = random_bytes(200_000, seed=7)
-    views = list(chunker.chunks(io.BytesIO(data), buffer_size=2 * SMALL["max_size"]))
-    assert all(isinstance(v, memoryview) for v in views)
-    assert len({id(v.obj) for v in views}) == 1
+    with buffer_size(40_000):
+        chunker = Chunker(KEY_A, **SMALL)
+        views = list(chunker.chunks(io.BytesIO(data)))
+        assert all(isinstance(v, memoryview) for v in views)
+        buffers = {id(v.obj) for v in views}
+        assert len(buffers) == 1
+        again = list(chunker.chunks(io.BytesIO(data)))
+        assert {id(v.obj) for v in again} == buffers  # allocated once per chunker
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -162,14 +234,16 @@ def test_streamed_chunks_are_views_into_one_reused_buffer() -> None:
     data=st.binary(min_size=0, max_size=20_000),
     repeat=st.integers(min_value=1, max_value=8),
     buffer_extra=st.integers(min_value=0, max_value=3000),
+    hint=st.one_of(st.none(), st.integers(min_value=0, max_value=200_000)),
     key=st.binary(min_size=32, max_size=32),
 )
 def test_property_streaming_equals_whole_buffer(
-    data: bytes, repeat: int, buffer_extra: int, key: bytes
+    data: bytes, repeat: int, buffer_extra: int, hint: int | None, key: bytes
 ) -> None:
-    chunker = Chunker(key, avg_size=256, min_size=64, max_size=1024)
     payload = data * repeat
-    got = streamed(chunker, payload, 2 * 1024 + buffer_extra)
+    with buffer_size(2 * 1024 + buffer_extra):
+        chunker = Chunker(key, avg_size=256, min_size=64, max_size=1024)
+        got = streamed(chunker, io.BytesIO(payload), hint)
     assert got == sliced(chunker, payload)
     assert b"".join(got) == payload
 
@@ -222,12 +296,29 @@ def test_chunks_are_slices_of_the_original_bytes_not_the_permuted_ones() -> None
     chunker = Chunker(KEY_A, **SMALL)
     data = random_bytes(100_000, seed=11)
     assert b"".join(sliced(chunker, data)) == data
-    assert b"".join(streamed(chunker, data, 40_000)) == data
+    assert b"".join(streamed(chunker, io.BytesIO(data), None)) == data
 
 
-def test_cut_accepts_bytearray_and_memoryview() -> None:
+def test_cut_accepts_bytearray() -> None:
     chunker = Chunker(KEY_A, **SMALL)
     data = random_bytes(100_000, seed=12)
-    expected = chunker.cut(data)
-    assert chunker.cut(bytearray(data)) == expected
-    assert chunker.cut(memoryview(data)) == expected
+    assert chunker.cut(bytearray(data)) == chunker.cut(data)
+
+
+def test_the_permutation_is_the_documented_fisher_yates() -> None:
+    """docs/format.md, "The keyed chunker", written out again."""
+    stream = blake3(b"cairn chunker permutation", key=KEY_A).digest(length=1024)
+    table = list(range(256))
+    for i in range(255, 0, -1):
+        j = int.from_bytes(stream[4 * i : 4 * i + 4], "little") % (i + 1)
+        table[i], table[j] = table[j], table[i]
+    assert permutation(KEY_A) == bytes(table)
+
+
+def test_cuts_are_plain_fastcdc_on_the_permuted_bytes() -> None:
+    data = random_bytes(3 << 20, seed=14)
+    permuted = data.translate(permutation(KEY_A))
+    cdc = FastCDC(4096, min_size=1024, max_size=16384)
+    expected = [(c.offset, c.length) for c in cdc.cut_buf(permuted)]
+    assert Chunker(KEY_A, **SMALL).cut(data) == expected
+    assert [(c.offset, c.length) for c in cdc.cut_buf(data)] != expected

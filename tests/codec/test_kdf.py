@@ -85,3 +85,17 @@ def test_check_accepts_the_bounds() -> None:
 
 def test_minimum_passphrase_length() -> None:
     assert MIN_PASSPHRASE_CHARS == 16
+
+
+def test_the_argon2id_used_is_version_1_3() -> None:
+    """RFC 9106 section 5.3 test vector, through the same library call derive() makes."""
+    tag = Argon2id(
+        salt=b"\x02" * 16,
+        length=32,
+        iterations=3,
+        lanes=4,
+        memory_cost=32,
+        ad=b"\x04" * 12,
+        secret=b"\x03" * 8,
+    ).derive(b"\x01" * 32)
+    assert tag.hex() == "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"

@@ -148,4 +148,12 @@ def test_index_merges_packs_and_the_first_location_wins() -> None:
     assert index.get(b"\x07" * 32) is None
     assert set(index.packs) == {"aa" * 32, "bb" * 32}
     assert set(index.ids()) == {b"\x05" * 32, b"\x06" * 32}
-    assert dict(index.items())[b"\x06" * 32].pack_id == "bb" * 32
+
+
+def test_adding_the_same_pack_twice_changes_nothing() -> None:
+    index = Index()
+    a = PackInfo("aa" * 32, b"\x01" * 16, 0, (PackEntry(DATA, b"\x05" * 32, 0, 10, 20),))
+    index.add_pack(a)
+    index.add_pack(a)
+    assert len(index) == 1
+    assert list(index.packs) == ["aa" * 32]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 
@@ -45,8 +46,8 @@ class Uploads:
         self.repo = repo
         self.packs: dict[str, bytes] = {}
 
-    def __call__(self, pack_id: str, data: bytes) -> None:
-        self.packs[pack_id] = data
+    def __call__(self, pack_id: str, data: bytes | memoryview) -> None:
+        self.packs[pack_id] = bytes(data)  # the writer reuses its buffer after the upload
         self.repo.upload_pack(pack_id, data)
 
 
@@ -79,7 +80,7 @@ def test_round_trip_through_trailer_and_header(memory_repo: Repository) -> None:
         assert sealer.open(sealed, blob_ad(kind, entry.blob_id)) == plain
     # Blobs are laid end to end from offset 0, then the header.
     assert entries[0].offset == 0
-    for a, b in zip(entries, entries[1:], strict=False):
+    for a, b in itertools.pairwise(entries):
         assert b.offset == a.offset + a.length
     assert entries[-1].offset + entries[-1].length == header_offset
 
@@ -151,7 +152,7 @@ def test_a_blob_opens_only_as_its_kind_and_id(memory_repo: Repository) -> None:
 
 
 def test_the_header_is_bound_to_the_session(memory_repo: Repository) -> None:
-    info, data = write_pack(memory_repo, [(DATA, CHUNKS[2])])
+    _, data = write_pack(memory_repo, [(DATA, CHUNKS[2])])
     session, header_len = read_trailer(data[-TRAILER_BYTES:], len(data))
     sealed = data[-TRAILER_BYTES - header_len : -TRAILER_BYTES]
     sealer = Sealer(memory_repo.key.session_key(session))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +14,22 @@ from cairn.codec.keys import MasterKey
 from cairn.core.clock import FixedClock
 from cairn.core.errors import IntegrityError
 from cairn.storage.memory import MemoryBlobStore
+from cairn.vault.index import Index
+from cairn.vault.packs import DATA, TREE
 from cairn.vault.repository import Repository
-from cairn.vault.tree import KINDS, TREE_VERSION, Node, decode_tree, encode_tree
+from cairn.vault.tree import (
+    KINDS,
+    TREE_VERSION,
+    Node,
+    decode_entries,
+    decode_tree,
+    encode_entries,
+    encode_tree,
+    entry_name,
+    put_bytes,
+    stat_entry_json,
+    xattrs_json,
+)
 from cairn.vault.vaultfile import StoreConfig
 
 from .conftest import T0
@@ -224,3 +241,112 @@ def test_malformed_trees_are_integrity_errors(data: bytes) -> None:
 def test_xattrs_that_are_not_an_object_are_integrity_errors(xattrs: object) -> None:
     with pytest.raises(IntegrityError):
         decode_tree(entry(xattrs=xattrs))
+
+
+# --- raw entries (what a backup writes) -----------------------------------------------------------
+
+
+def node_from_stat(name: bytes, kind: str, st: os.stat_result) -> Node:
+    return Node(
+        name=name,
+        kind=kind,
+        mode=stat.S_IMODE(st.st_mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+        user="owner",
+        group=None,
+        mtime_ns=st.st_mtime_ns,
+        ctime_ns=st.st_ctime_ns,
+        inode=st.st_ino,
+        dev=st.st_dev,
+        nlink=st.st_nlink,
+        size=st.st_size if kind == "file" else 0,
+        rdev=st.st_rdev if kind in ("chardev", "blockdev") else 0,
+    )
+
+
+def test_stat_entries_are_written_exactly_as_nodes_are(tmp_path: Path) -> None:
+    """A backup writes entries straight from lstat; they must equal Node.to_json, or an
+    unchanged folder would get a new tree id."""
+    (tmp_path / "f").write_bytes(b"data")
+    (tmp_path / "d").mkdir()
+    os.symlink("f", tmp_path / "l")
+    os.mkfifo(tmp_path / "p")
+    names = {"f": "file", "d": "dir", "l": "symlink", "p": "fifo"}
+    for name, kind in names.items():
+        st = os.lstat(tmp_path / name)
+        entry = stat_entry_json(name.encode(), kind, st, "owner", None)
+        node = node_from_stat(name.encode(), kind, st)
+        if kind == "file":
+            entry["content"] = [c.hex() for c in (b"\x01" * 32,)]
+            node.content = [b"\x01" * 32]
+            entry["xattrs"] = xattrs_json({"user.b": b"2", "user.a": b"\x00"})
+            node.xattrs = {"user.b": b"2", "user.a": b"\x00"}
+        if kind == "dir":
+            entry["subtree"] = (b"\x02" * 32).hex()
+            node.subtree = b"\x02" * 32
+        if kind == "symlink":
+            put_bytes(entry, "target", b"f")
+            node.target = b"f"
+        assert entry == node.to_json(), kind
+        assert Node.from_json(entry) == node
+
+
+def test_chardev_entries_keep_rdev() -> None:
+    st = os.lstat("/dev/null")
+    assert st.st_rdev != 0
+    entry = stat_entry_json(b"null", "chardev", st, "owner", None)
+    assert entry == node_from_stat(b"null", "chardev", st).to_json()
+    assert entry["rdev"] == st.st_rdev
+
+
+def test_encoded_entries_equal_the_encoded_tree() -> None:
+    nodes = sample_nodes()
+    ordered = sorted(nodes, key=lambda n: n.name)
+    plain = encode_entries([n.to_json() for n in ordered])
+    assert plain == encode_tree(nodes)
+    assert [entry_name(e) for e in decode_entries(plain)] == [n.name for n in ordered]
+
+
+def test_entry_names_decode_base64() -> None:
+    assert entry_name({"name_b64": base64.b64encode(b"\xff").decode()}) == b"\xff"
+    with pytest.raises(IntegrityError):
+        entry_name({"type": "file"})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b"[]",
+        b'{"v":2,"entries":[]}',
+        b'{"v":1,"entries":{}}',
+        b'{"v":1,"entries":[1]}',
+        b'{"v":1,"entries":[{"name":"x"}]}',
+        b'{"v":1,"entries":[{"name":"x","type":"hardlink"}]}',
+    ],
+)
+def test_malformed_raw_entries_are_integrity_errors(data: bytes) -> None:
+    with pytest.raises(IntegrityError):
+        decode_entries(data)
+
+
+def test_load_tree_entries_reads_only_trees(memory_repo: Repository) -> None:
+    nodes = sample_nodes()
+    tid, plain = memory_repo.tree_id(nodes)
+    assert memory_repo.entries_id(decode_entries(plain)) == (tid, plain)
+    writer = memory_repo.pack_writer()
+    writer.add(TREE, tid, plain)
+    data_id = memory_repo.hasher.id_of(b"chunk")
+    writer.add(DATA, data_id, b"chunk")
+    info = writer.flush()
+    assert info is not None
+    index = Index()
+    index.add_pack(info)
+    assert memory_repo.load_tree_entries(index, tid) == json.loads(plain)["entries"]
+    with pytest.raises(IntegrityError):
+        memory_repo.load_tree_entries(index, data_id)  # a data blob is not a tree
+    with pytest.raises(IntegrityError):
+        memory_repo.load_tree_entries(index, b"\x00" * 32)  # not in the index
+    with pytest.raises(IntegrityError):
+        memory_repo.load_tree(index, data_id)

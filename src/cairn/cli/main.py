@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from cairn import __version__
-from cairn.cli import backup_cmd, check_cmd, points_cmd, restore_cmd, vault_cmd
 from cairn.core.errors import EXIT_INTERRUPTED, CairnError
 
+# Commands are imported only when used, so a backup does not pay for importing restore (start-up
+# time is most of a no-change backup).
+COMMANDS = {
+    "vault": "cairn.cli.vault_cmd:vault",
+    "register": "cairn.cli.vault_cmd:register",
+    "backup": "cairn.cli.backup_cmd:backup",
+    "recovery-points": "cairn.cli.points_cmd:recovery_points",
+    "ls": "cairn.cli.restore_cmd:ls",
+    "restore": "cairn.cli.restore_cmd:restore",
+    "check": "cairn.cli.check_cmd:check",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cairn")
 def cli() -> None:
     """Cairn: deduplicated, compressed, encrypted backups of files and folders to a vault."""
-
-
-cli.add_command(vault_cmd.vault)
-cli.add_command(vault_cmd.register)
-cli.add_command(backup_cmd.backup)
-cli.add_command(points_cmd.recovery_points)
-cli.add_command(restore_cmd.ls)
-cli.add_command(restore_cmd.restore)
-cli.add_command(check_cmd.check)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,20 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+import click
 
 from cairn.core import events
-
-err = Console(stderr=True, highlight=False)
 
 
 def emit_json(value: Any) -> None:
@@ -36,11 +25,24 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
     def warn(w: events.Warning_) -> None:
         if not quiet_warnings:
             where = f"{w.path}: " if w.path else ""
-            err.print(f"[yellow]warning:[/] {where}{w.message}", markup=True, highlight=False)
+            click.echo(f"warning: {where}{w.message}", err=True)
 
     if not show_progress:
         yield events.Reporter(on_warning=warn)
         return
+    # rich is imported only when a bar is drawn: scripts and no-change backups skip its cost.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    err = Console(stderr=True, highlight=False)
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -52,6 +54,12 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         transient=True,
     )
     tasks: dict[str, TaskID] = {}
+
+    def warn_above_bar(w: events.Warning_) -> None:
+        if not quiet_warnings:
+            where = f"{w.path}: " if w.path else ""
+            err.print(f"[yellow]warning:[/] {where}{w.message}", markup=True, highlight=False)
+
     last = [0.0]
 
     def on_progress(p: events.Progress) -> None:
@@ -65,4 +73,4 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         bar.update(tasks[p.phase], completed=p.bytes_done, total=p.bytes_total or None, files=files)
 
     with bar:
-        yield events.Reporter(on_progress=on_progress, on_warning=warn)
+        yield events.Reporter(on_progress=on_progress, on_warning=warn_above_bar)

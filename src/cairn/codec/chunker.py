@@ -46,7 +46,7 @@ class Chunker:
         self._cdc = FastCDC(avg_size, min_size=min_size, max_size=max_size)
         self.min_size = min_size
         self.max_size = max_size
-        if BUFFER_SIZE < 2 * max_size:
+        if 2 * max_size > BUFFER_SIZE:
             raise ValueError("the chunker's buffer must hold at least two maximal chunks")
         self._buffer: bytearray | None = None
 

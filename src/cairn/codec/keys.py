@@ -9,6 +9,8 @@ A master key is 64 random bytes. Nothing is ever sealed with it directly: HKDF-S
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -42,6 +44,12 @@ class MasterKey:
     @property
     def chunker_key(self) -> bytes:
         return hkdf(self.secret, b"cairn chunker key")
+
+    def passphrase_check(self, passphrase: str) -> bytes:
+        """A fast verifier of the passphrase, kept beside the stored master key in CAIRN_HOME (as
+        secret as the key itself), so a given passphrase is checked without the slow KDF."""
+        key = hkdf(self.secret, b"cairn passphrase check")
+        return hmac.new(key, passphrase.encode("utf-8"), hashlib.sha256).digest()
 
     def session_key(self, session_id: bytes) -> bytes:
         if len(session_id) != SESSION_ID_BYTES:

@@ -2,7 +2,11 @@
 backups run unattended, as MARS's do.
 
     CAIRN_HOME/registration.json   {"vault": LOCATION, "vault_id": ..., "machine": NAME, "registered": ISO}
-    CAIRN_HOME/keys/<vault id>.<machine>.key   the master key, hex (0600)
+    CAIRN_HOME/keys/<vault id>.<machine>.key   {"master_key": hex, "passphrase_check": hex} (0600)
+
+The passphrase check is an HMAC of the passphrase under a key derived from the master key: it lets
+a given passphrase be checked without the slow KDF, and reveals nothing the master key beside it
+does not already give.
 """
 
 from __future__ import annotations
@@ -78,9 +82,9 @@ class Home:
         except (KeyError, TypeError, ValueError):
             raise CairnError(f"{self.registration_file} is damaged: register again") from None
 
-    def save(self, reg: Registration, key: MasterKey) -> None:
+    def save(self, reg: Registration, key: MasterKey, passphrase: str | None = None) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(self.key_file(reg.vault_id, reg.machine), key.secret.hex().encode() + b"\n")
+        self.save_key(reg.vault_id, reg.machine, key, passphrase)
         doc = {
             "vault": reg.vault,
             "vault_id": reg.vault_id,
@@ -89,13 +93,21 @@ class Home:
         }
         write_private(self.registration_file, json.dumps(doc, indent=1).encode() + b"\n")
 
-    def stored_key(self, vault_id: str, machine: str) -> MasterKey | None:
+    def save_key(self, vault_id: str, machine: str, key: MasterKey, passphrase: str | None) -> None:
+        doc = {"master_key": key.secret.hex()}
+        if passphrase is not None:
+            doc["passphrase_check"] = key.passphrase_check(passphrase).hex()
+        write_private(self.key_file(vault_id, machine), json.dumps(doc).encode() + b"\n")
+
+    def stored_key(self, vault_id: str, machine: str) -> tuple[MasterKey, bytes | None] | None:
+        """The machine's master key and its passphrase verifier, if this machine keeps them."""
+        path = self.key_file(vault_id, machine)
         try:
-            text = self.key_file(vault_id, machine).read_text().strip()
-            return MasterKey(bytes.fromhex(text))
+            doc = json.loads(path.read_text())
+            key = MasterKey(bytes.fromhex(doc["master_key"]))
+            check = doc.get("passphrase_check")
+            return key, bytes.fromhex(check) if check else None
         except FileNotFoundError:
             return None
-        except ValueError:
-            raise CairnError(
-                f"{self.key_file(vault_id, machine)} is damaged: register again"
-            ) from None
+        except (KeyError, TypeError, ValueError):
+            raise CairnError(f"{path} is damaged: register again") from None

@@ -7,6 +7,7 @@ known to be right.
 
 from __future__ import annotations
 
+import hmac
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def register(
         new = True
     repo = vault.open(name, key)
     repo.write_registration({"policy": None}, now)
-    home.save(Registration(location, info.vault_id, name, now.isoformat()), key)
+    home.save(Registration(location, info.vault_id, name, now.isoformat()), key, secret)
     return Registered(name, location, info.vault_id, new)
 
 
@@ -105,10 +106,21 @@ def open_repository(
             f" (vault id {info.vault_id}, expected {reg.vault_id}): register again"
         )
     stored = home.stored_key(info.vault_id, name) if name == reg.machine else None
-    if passphrase is not None or stored is None:
+    if stored is None:
         secret = _need(passphrase, prompt, f"the passphrase of machine {name!r}")
         key = vault.unlock(name, secret)
     else:
+        key, check = stored
         vault.config(name)
-        key = stored
+        if passphrase is not None and (
+            check is None or not hmac.compare_digest(check, key.passphrase_check(passphrase))
+        ):
+            # Not the passphrase this machine last used: the vault's key files decide.
+            opened = vault.unlock(name, passphrase)
+            if opened.secret != key.secret:
+                raise UsageError(
+                    f"this passphrase opens machine {name!r} in the vault, but with a different"
+                    " key than the one kept in CAIRN_HOME: register again"
+                )
+            home.save_key(info.vault_id, name, key, passphrase)
     return vault.open(name, key)

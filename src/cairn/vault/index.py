@@ -59,7 +59,7 @@ def decode_segment(data: bytes) -> tuple[list[PackInfo], list[str]]:
             end = pos + count * _ENTRY.size
             if end > len(data):
                 raise IntegrityError("an index segment is truncated")
-            entries = tuple(PackEntry(*t) for t in _ENTRY.iter_unpack(data[pos:end]))
+            entries = tuple(map(PackEntry._make, _ENTRY.iter_unpack(data[pos:end])))
             if any(e.kind not in KIND_TAGS for e in entries):
                 raise IntegrityError("an index segment names an unknown blob type")
             packs.append(PackInfo(pid.hex(), session, 0, entries))
@@ -76,31 +76,40 @@ def decode_segment(data: bytes) -> tuple[list[PackInfo], list[str]]:
 
 @dataclass
 class Index:
-    """All segments merged; the first location seen for a blob wins."""
+    """All segments merged; the first location seen for a blob wins.
 
-    _blobs: dict[bytes, Location] = field(default_factory=dict)
+    Kept as plain tuples (pack number, kind, offset, length, raw length) so that loading tens of
+    thousands of entries stays cheap; `get` builds a `Location` on demand.
+    """
+
+    _blobs: dict[bytes, tuple[int, int, int, int, int]] = field(default_factory=dict)
+    _packs: list[PackInfo] = field(default_factory=list)
     packs: dict[str, PackInfo] = field(default_factory=dict)
     segments: set[str] = field(default_factory=set)
 
     def add_pack(self, pack: PackInfo) -> None:
-        self.packs.setdefault(pack.pack_id, pack)
-        for e in pack.entries:
-            if e.blob_id not in self._blobs:
-                self._blobs[e.blob_id] = Location(
-                    pack.pack_id, pack.session_id, e.kind, e.offset, e.length, e.raw_length
-                )
+        if pack.pack_id in self.packs:
+            return
+        self.packs[pack.pack_id] = pack
+        number = len(self._packs)
+        self._packs.append(pack)
+        blobs = self._blobs
+        for kind, blob_id, offset, length, raw in pack.entries:
+            if blob_id not in blobs:
+                blobs[blob_id] = (number, kind, offset, length, raw)
 
     def __contains__(self, blob_id: bytes) -> bool:
         return blob_id in self._blobs
 
     def get(self, blob_id: bytes) -> Location | None:
-        return self._blobs.get(blob_id)
+        t = self._blobs.get(blob_id)
+        if t is None:
+            return None
+        pack = self._packs[t[0]]
+        return Location(pack.pack_id, pack.session_id, t[1], t[2], t[3], t[4])
 
     def __len__(self) -> int:
         return len(self._blobs)
 
     def ids(self) -> Iterator[bytes]:
         return iter(self._blobs)
-
-    def items(self) -> Iterator[tuple[bytes, Location]]:
-        return iter(self._blobs.items())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cairn.codec.hashing import content_hash
 from cairn.codec.keys import SESSION_ID_BYTES, MasterKey, new_session_id
@@ -34,8 +35,9 @@ TARGET_PACK_BYTES = 16 << 20
 MAX_HEADER_ENTRIES = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class PackEntry:
+class PackEntry(NamedTuple):
+    """One blob in a pack (a tuple, so headers and index segments decode fast)."""
+
     kind: int
     blob_id: bytes
     offset: int
@@ -67,11 +69,9 @@ def decode_header(data: bytes) -> list[PackEntry]:
     (count,) = struct.unpack_from("<I", data, 1)
     if count > MAX_HEADER_ENTRIES or len(data) != 5 + count * _ENTRY.size:
         raise IntegrityError("a pack header has the wrong length")
-    entries = []
-    for kind, blob_id, offset, length, raw in _ENTRY.iter_unpack(memoryview(data)[5:]):
-        if kind not in KIND_TAGS:
-            raise IntegrityError(f"a pack header names an unknown blob type {kind}")
-        entries.append(PackEntry(kind, blob_id, offset, length, raw))
+    entries = list(map(PackEntry._make, _ENTRY.iter_unpack(memoryview(data)[5:])))
+    if any(e.kind not in KIND_TAGS for e in entries):
+        raise IntegrityError("a pack header names an unknown blob type")
     return entries
 
 
