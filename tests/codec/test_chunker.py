@@ -207,13 +207,22 @@ def test_memory_stays_bounded_when_a_file_grew_after_its_size_hint() -> None:
         assert reader.largest_read <= 40_000
 
 
-def test_a_buffer_smaller_than_two_max_chunks_is_refused() -> None:
-    with buffer_size(2 * SMALL["max_size"] - 1), pytest.raises(ValueError):
-        Chunker(KEY_A, **SMALL)
-    with buffer_size(2 * SMALL["max_size"]):
-        Chunker(KEY_A, **SMALL)
-    with pytest.raises(ValueError):
-        Chunker(KEY_A, max_size=BUFFER_SIZE // 2 + 2)
+def test_the_buffer_holds_at_least_two_maximal_chunks_whatever_the_max() -> None:
+    with buffer_size(2 * SMALL["max_size"] - 1):
+        assert Chunker(KEY_A, **SMALL).buffer_size >= 2 * SMALL["max_size"]
+    big = Chunker(KEY_A, max_size=16 << 20)
+    assert big.buffer_size >= 32 << 20 and big.buffer_size >= BUFFER_SIZE
+
+
+def test_sizes_the_chunker_cannot_use_are_refused() -> None:
+    for avg, min_, max_ in [
+        (8 << 20, 1 << 20, 16 << 20),
+        (1 << 20, 2 << 20, 4 << 20),
+        (1 << 20, 256 << 10, 32 << 20),
+        (1 << 20, 256 << 10, 512 << 10),
+    ]:
+        with pytest.raises(ValueError, match="out of range"):
+            Chunker(KEY_A, avg, min_, max_)
 
 
 def test_streamed_chunks_are_views_into_one_reused_buffer() -> None:

@@ -178,3 +178,27 @@ def test_xattrs_round_trip_where_the_filesystem_has_them(machine: Machine) -> No
     target = machine.tmp / "r"
     restore(machine.repo(), point, RestoreOptions(target=str(target)))
     assert os.getxattr(target / str(src).lstrip("/") / "tagged", "user.cairn.test") == b"value-1"
+
+
+def test_items_in_several_places_give_sorted_trees(machine: Machine) -> None:
+    # "/x-y" sorts before "/x/z" as strings but after "x" as a name: trees are name-ordered.
+    (machine.tmp / "x-y").mkdir()
+    (machine.tmp / "x-y" / "one").write_text("1")
+    (machine.tmp / "x" / "z").mkdir(parents=True)
+    (machine.tmp / "x" / "z" / "two").write_text("2")
+    repo = machine.repo()
+    point = backup(
+        repo, BackupOptions([str(machine.tmp / "x-y"), str(machine.tmp / "x" / "z")])
+    ).point
+    index = repo.load_index()
+    node = repo.load_tree(index, point.tree)
+    for part in str(machine.tmp).strip("/").split("/"):
+        (match,) = [n for n in node if n.name == part.encode()]
+        assert match.subtree is not None
+        node = repo.load_tree(index, match.subtree)
+    assert [n.name for n in node] == [b"x", b"x-y"]
+    again = backup(
+        repo, BackupOptions([str(machine.tmp / "x-y"), str(machine.tmp / "x" / "z")])
+    ).point
+    assert again.tree == point.tree
+    machine.check_clean()

@@ -215,13 +215,6 @@ def stray_first(unlocked_vault: UnlockedVault, name: str, data: bytes | None) ->
     return store
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: vault.py Vault.key_files takes every name under keys/ without the is_hex_id"
-    " filter that list_packs, list_segments and point_ids use; a stray file listed first stops"
-    " unlock: ValueError from bytes.fromhex(key_id) in keyfile.py open_key_file (line 67) for a"
-    " key file copy, IntegrityError for anything else",
-)
 @pytest.mark.parametrize(
     ("name", "data"), [("key.bak", None), ("notes.txt", b"not a key file")], ids=["copy", "notes"]
 )
@@ -232,11 +225,6 @@ def test_a_stray_file_in_keys_does_not_stop_unlock(
     assert Vault(store, None).unlock(MACHINE, PASSPHRASE) == unlocked_vault.key  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: vault.py Vault.key_files gets every listed name; a file the local backend"
-    " lists but cannot name (.DS_Store) raises StorageError 'invalid blob name'",
-)
 def test_a_desktop_file_in_a_local_keys_folder_does_not_stop_unlock(
     unlocked_vault: UnlockedVault, tmp_path: Path
 ) -> None:

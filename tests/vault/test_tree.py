@@ -232,11 +232,6 @@ def test_malformed_trees_are_integrity_errors(data: bytes) -> None:
         decode_tree(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tree.py Node.from_json calls d.get('xattrs', {}).items() and catches only"
-    " KeyError/TypeError/ValueError, so non-object xattrs raise AttributeError",
-)
 @pytest.mark.parametrize("xattrs", [[], "abc", 5])
 def test_xattrs_that_are_not_an_object_are_integrity_errors(xattrs: object) -> None:
     with pytest.raises(IntegrityError):

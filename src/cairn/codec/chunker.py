@@ -34,6 +34,20 @@ def permutation(key: bytes) -> bytes:
     return bytes(table)
 
 
+def check_sizes(avg_size: int, min_size: int, max_size: int) -> None:
+    """Refuse sizes the chunker cannot use (pyfastcdc's own bounds, and min <= avg <= max)."""
+    if not (
+        64 <= min_size <= 1 << 20
+        and 256 <= avg_size <= 4 << 20
+        and 1024 <= max_size <= 16 << 20
+        and min_size <= avg_size <= max_size
+    ):
+        raise ValueError(
+            f"chunk sizes out of range: min {min_size}, avg {avg_size}, max {max_size}"
+            " (min 64..1 MiB, avg 256..4 MiB, max 1 KiB..16 MiB, min <= avg <= max)"
+        )
+
+
 class Chunker:
     def __init__(
         self,
@@ -46,8 +60,8 @@ class Chunker:
         self._cdc = FastCDC(avg_size, min_size=min_size, max_size=max_size)
         self.min_size = min_size
         self.max_size = max_size
-        if 2 * max_size > BUFFER_SIZE:
-            raise ValueError("the chunker's buffer must hold at least two maximal chunks")
+        check_sizes(avg_size, min_size, max_size)
+        self.buffer_size = max(BUFFER_SIZE, 3 * max_size)
         self._buffer: bytearray | None = None
 
     def cut(self, data: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
@@ -70,7 +84,7 @@ class Chunker:
 
     def _stream(self, stream: BinaryIO, head: bytes) -> Iterator[memoryview]:
         if self._buffer is None:
-            self._buffer = bytearray(BUFFER_SIZE)
+            self._buffer = bytearray(self.buffer_size)
         buf = self._buffer
         view = memoryview(buf)
         filled = 0

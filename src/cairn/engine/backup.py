@@ -68,6 +68,7 @@ class _Dir:
     old: Entry | None = None
     old_entries: list[Entry] | None = None
     children: list[Entry | _Dir] = field(default_factory=list)
+    listed: bool = False  # filled by listing the folder (sorted), not by naming items in it
 
 
 def normalize_items(items: list[str]) -> list[bytes]:
@@ -196,7 +197,7 @@ class _Walker:
         return old if e == old else e
 
     def directory(self, fs: FsEntry, old: Entry | None) -> _Dir:
-        d = _Dir(self.base(fs), old, self.old_listing(old))
+        d = _Dir(self.base(fs), old, self.old_listing(old), listed=True)
         self.add_xattrs(d.entry, fs)
         self.stats.dirs += 1
         try:
@@ -249,7 +250,17 @@ class _Walker:
                 here = sub
             old = _by_name(here.old_entries).get(parts[-1])
             here.children.append(self.entry(fs, old))
+        _sort_ancestors(root)
         return root
+
+
+def _sort_ancestors(d: _Dir) -> None:
+    """Folders above the items were filled in item order: put them in name-bytes order, as every
+    tree's entries are (folders the walk listed are sorted already)."""
+    d.children.sort(key=lambda c: entry_name(c.entry if isinstance(c, _Dir) else c))
+    for c in d.children:
+        if isinstance(c, _Dir) and not c.listed:
+            _sort_ancestors(c)
 
 
 def _batches(tasks: list[FileTask]) -> Iterator[list[FileTask]]:

@@ -17,7 +17,14 @@ from cairn.codec.hashing import content_hash
 from cairn.core.errors import CairnError, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.vault.index import Index, Location
-from cairn.vault.packs import TRAILER_BYTES, TREE, check_entries, open_header, read_trailer
+from cairn.vault.packs import (
+    TRAILER_BYTES,
+    TREE,
+    PackInfo,
+    check_entries,
+    open_header,
+    read_trailer,
+)
 from cairn.vault.repository import Repository
 
 
@@ -65,14 +72,20 @@ class _Checker:
 
     def structure(self) -> dict[str, int]:
         repo = self.repo
+        segments: dict[str, list[PackInfo]] = {}
+        superseded: set[str] = set()
         for seg in repo.list_segments():
             try:
-                packs, _ = repo.read_segment(seg)
+                packs, sup = repo.read_segment(seg)
             except CairnError as e:
                 self.error(f"index segment {seg[:16]}: {e}")
                 continue
-            for p in packs:
-                self.index.add_pack(p)
+            segments[seg] = packs
+            superseded.update(sup)
+        for seg, packs in segments.items():
+            if seg not in superseded:  # replaced by prune: its packs may be gone on purpose
+                for p in packs:
+                    self.index.add_pack(p)
         present = repo.list_packs()
         for pack_id in self.index.packs:
             if pack_id not in present:

@@ -71,10 +71,17 @@ def open_key_file(key_id: str, data: bytes, passphrase: str) -> MasterKey | None
 
 
 def unlock(key_files: list[tuple[str, bytes]], passphrase: str, machine: str) -> MasterKey:
+    damaged: list[str] = []
     for key_id, data in key_files:
-        key = open_key_file(key_id, data, passphrase)
+        try:
+            key = open_key_file(key_id, data, passphrase)
+        except IntegrityError as e:
+            damaged.append(str(e))
+            continue  # another key file may still open
         if key is not None:
             return key
+    if damaged and len(damaged) == len(key_files):
+        raise IntegrityError(f"every key file of machine {machine!r} is damaged: {damaged[0]}")
     raise WrongPassphrase(
         f"wrong passphrase for machine {machine!r}: it opens none of its {len(key_files)} key(s)."
         " Give the passphrase set when this machine registered (CAIRN_PASSPHRASE,"

@@ -41,6 +41,7 @@ from cairn.vault.tree import Entry, Node, decode_entries, decode_tree, encode_en
 from cairn.vault.vaultfile import StoreConfig
 
 TREE_CACHE = 4096
+RECOVERED_PER_SEGMENT = 64
 MAX_BLOB_BYTES = 64 << 20
 
 
@@ -153,10 +154,10 @@ class Repository:
             except (IntegrityError, BlobNotFound):
                 continue  # a damaged orphan is left for check to report and prune to remove
             found.append(info)
-        if found:
-            self.write_segment(found)
-            for info in found:
-                index.add_pack(info)
+        for start in range(0, len(found), RECOVERED_PER_SEGMENT):
+            self.write_segment(found[start : start + RECOVERED_PER_SEGMENT])
+        for info in found:
+            index.add_pack(info)
         return found
 
     # --- blobs -----------------------------------------------------------------------------------

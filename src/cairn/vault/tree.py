@@ -115,7 +115,7 @@ class Node:
             )
             if "target" in d or "target_b64" in d:
                 node.target = _get_bytes(d, "target")
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise IntegrityError(f"a tree entry is malformed: {e}") from None
         if kind == "dir" and node.subtree is None:
             raise IntegrityError("a directory entry has no subtree")

@@ -7,6 +7,7 @@ from datetime import datetime
 from cairn.codec.keys import MasterKey
 from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, NotRegistered
+from cairn.core.ids import is_hex_id
 from cairn.storage.blobstore import BlobStore
 from cairn.vault.keyfile import make_key_file, unlock
 from cairn.vault.layout import VAULT_FILE, MachineLayout
@@ -68,7 +69,8 @@ class Vault:
         out = []
         for b in self.store.list(layout.prefix("keys")):
             key_id = b.name.rsplit("/", 1)[1]
-            out.append((key_id, self.store.get(b.name)))
+            if is_hex_id(key_id):  # anything else there (a copy, .DS_Store) is not a key file
+                out.append((key_id, self.store.get(b.name)))
         return out
 
     def config(self, machine: str) -> StoreConfig:

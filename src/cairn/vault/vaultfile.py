@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cairn.codec.chunker import AVG_SIZE, MAX_SIZE, MIN_SIZE
+from cairn.codec.chunker import AVG_SIZE, MAX_SIZE, MIN_SIZE, check_sizes
 from cairn.codec.compression import DEFAULT_LEVEL
 from cairn.core.errors import CairnError, IntegrityError
 from cairn.core.ids import is_hex_id, random_id
@@ -48,10 +48,9 @@ class VaultInfo:
     def decode(cls, data: bytes, location: str) -> VaultInfo:
         try:
             doc = json.loads(data)
-            if doc["format"] != VAULT_FORMAT:
+            if not isinstance(doc, dict) or doc.get("format") != VAULT_FORMAT:
                 raise IntegrityError(f"{location} is not a Cairn vault")
             version = int(doc["version"])
-            vault_id = str(doc["vault_id"])
         except (KeyError, TypeError, ValueError):
             raise IntegrityError(f"{location}: vault.json is damaged") from None
         if version > VAULT_VERSION:
@@ -59,7 +58,8 @@ class VaultInfo:
                 f"{location} is a vault of format {version}; this Cairn reads up to"
                 f" {VAULT_VERSION}: upgrade Cairn"
             )
-        if not is_hex_id(vault_id, 16):
+        vault_id = doc.get("vault_id")
+        if not isinstance(vault_id, str) or not is_hex_id(vault_id, 16):
             raise IntegrityError(f"{location}: vault.json has an invalid vault id")
         return cls(vault_id, str(doc.get("created", "")), version)
 
@@ -93,10 +93,6 @@ class StoreConfig:
             doc = json.loads(data)
             version = int(doc["version"])
             features = set(doc.get("features", []))
-            ch = doc["chunker"]
-            comp = doc["compression"]
-            cfg = cls(int(ch["avg"]), int(ch["min"]), int(ch["max"]), int(comp["level"]))
-            algorithms = (ch["algorithm"], comp["algorithm"], doc["aead"], doc["id_hash"])
         except (KeyError, TypeError, ValueError):
             raise IntegrityError(f"{where} is damaged") from None
         if version > STORE_VERSION or features - KNOWN_FEATURES:
@@ -104,10 +100,21 @@ class StoreConfig:
                 f"{where} needs a newer Cairn (store version {version},"
                 f" features {sorted(features - KNOWN_FEATURES)}): upgrade Cairn"
             )
+        try:
+            ch = doc["chunker"]
+            comp = doc["compression"]
+            cfg = cls(int(ch["avg"]), int(ch["min"]), int(ch["max"]), int(comp["level"]))
+            algorithms = (ch["algorithm"], comp["algorithm"], doc["aead"], doc["id_hash"])
+        except (KeyError, TypeError, ValueError):
+            raise IntegrityError(f"{where} is damaged") from None
         if algorithms != ("fastcdc-permuted", "zstd", "aes-256-gcm", "blake3-keyed"):
             raise CairnError(f"{where} names algorithms this Cairn does not know: {algorithms}")
-        if not (64 << 10 <= cfg.chunk_min <= cfg.chunk_avg <= cfg.chunk_max <= 16 << 20):
-            raise IntegrityError(f"{where} has chunker sizes out of range")
+        try:
+            check_sizes(cfg.chunk_avg, cfg.chunk_min, cfg.chunk_max)
+            if cfg.chunk_min < 64 << 10:
+                raise ValueError(f"min {cfg.chunk_min} is below 64 KiB")
+        except ValueError as e:
+            raise IntegrityError(f"{where} has chunker sizes out of range: {e}") from None
         if not 1 <= cfg.level <= 19:
             raise IntegrityError(f"{where} has a compression level out of range")
         return cfg
