@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -49,13 +50,48 @@ MIB = 1024 * 1024
 
 @dataclass
 class Run:
-    """What one command cost."""
+    """What one command cost; other_cpu_s is CPU time that other processes used meanwhile."""
 
     wall_s: float
     cpu_s: float
     peak_pss: int
     peak_rss: int
     returncode: int
+    other_cpu_s: float = 0.0
+    harness_cpu_s: float = 0.0  # the harness's own CPU meanwhile (mostly the memory sampler)
+    attempts: int = 1
+
+
+def busy(run: Run) -> bool:
+    """Whether other processes used enough CPU during the run to distort its figures."""
+    return run.other_cpu_s > max(0.2, 0.05 * run.wall_s)
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_idle(limit_s: float, threshold: float = 0.1) -> float:
+    """Waits (up to limit_s) for a 1 s window in which the machine is busy < threshold of a core.
+
+    Returns the CPU share seen in the last window.
+    """
+    deadline = time.monotonic() + limit_s
+    while True:
+        before, own_before = busy_cpu_s(), own_cpu_s()
+        time.sleep(1.0)
+        share = busy_cpu_s() - before - (own_cpu_s() - own_before)
+        if share < threshold or time.monotonic() >= deadline:
+            return share
 
 
 def read_pss(pid: int) -> int | None:
@@ -116,28 +152,47 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_measured(
-    argv: list[str], env: dict[str, str], cwd: Path | None, log: Path, timeout: float,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path | None,
+    log: Path,
+    timeout: float,
     interval: float,
 ) -> Run:
     """Runs argv in its own process group; output goes to log.out / log.err."""
     with open(f"{log}.out", "wb") as out, open(f"{log}.err", "wb") as err:
+        busy_before, own_before = busy_cpu_s(), own_cpu_s()
         started = time.perf_counter()
         proc = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
             start_new_session=True,
         )
         sampler = TreeSampler(proc.pid, interval)
         sampler.start()
         timer = threading.Timer(timeout, kill_group, (proc,))
         timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted: end the command too, then pass the interruption on
+            kill_group(proc)
+            os.waitpid(proc.pid, 0)
+            raise
+        finally:
+            timer.cancel()
+            sampler.done.set()
         wall = time.perf_counter() - started
-        timer.cancel()
-        sampler.done.set()
         sampler.join()
+        busy = busy_cpu_s() - busy_before
+        own = own_cpu_s() - own_before
     proc.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(wall, cpu, sampler.peak_pss, sampler.peak_rss, proc.returncode)
+    other = max(0.0, busy - cpu - own)
+    return Run(wall, cpu, sampler.peak_pss, sampler.peak_rss, proc.returncode, other, own)
 
 
 # --------------------------------------------------------------------------------------- tools
@@ -171,22 +226,28 @@ class Tool:
         return self.base / "restore"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RESTIC_", "BORG_",
-                                                                         "CAIRN_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("RESTIC_", "BORG_", "CAIRN_"))
+        }
         if self.name == "cairn":
             env |= {"CAIRN_HOME": str(self.home), "CAIRN_PASSPHRASE": PASSPHRASE}
         elif self.name == "restic":
             env |= {"RESTIC_PASSWORD": PASSPHRASE, "RESTIC_CACHE_DIR": str(self.home / "cache")}
         else:
-            env |= {"BORG_PASSPHRASE": PASSPHRASE, "BORG_BASE_DIR": str(self.home),
-                    "BORG_DISPLAY_PASSPHRASE": "no"}
+            env |= {
+                "BORG_PASSPHRASE": PASSPHRASE,
+                "BORG_BASE_DIR": str(self.home),
+                "BORG_DISPLAY_PASSPHRASE": "no",
+            }
         return env
 
     def init(self) -> list[Command]:
         repo = str(self.repo)
         if self.name == "cairn":
-            return [Command([self.exe, "vault", "create", repo]),
-                    Command([self.exe, "register", repo])]
+            return [
+                Command([self.exe, "vault", "create", repo]),
+                Command([self.exe, "register", repo]),
+            ]
         if self.name == "restic":
             return [Command([self.exe, "init", "--repo", repo, "--repository-version", "2"])]
         return [Command([self.exe, "init", "-e", "repokey-blake2", repo])]
@@ -197,16 +258,18 @@ class Tool:
             return Command([self.exe, "backup", str(src)])
         if self.name == "restic":
             return Command([self.exe, "backup", "--repo", str(self.repo), str(src)])
-        return Command([self.exe, "create", "--compression", "zstd,3", f"{self.repo}::{label}",
-                        str(src)])
+        return Command(
+            [self.exe, "create", "--compression", "zstd,3", f"{self.repo}::{label}", str(src)]
+        )
 
     def restore(self) -> Command:
         target = self.restore_dir
         if self.name == "cairn":
             return Command([self.exe, "restore", "latest", "--target", str(target)])
         if self.name == "restic":
-            return Command([self.exe, "restore", "latest", "--repo", str(self.repo),
-                            "--target", str(target)])
+            return Command(
+                [self.exe, "restore", "latest", "--repo", str(self.repo), "--target", str(target)]
+            )
         return Command([self.exe, "extract", f"{self.repo}::{self.archives[-1]}"], cwd=target)
 
     def restored(self, src: Path) -> Path:
@@ -218,10 +281,12 @@ def version_of(exe: str, name: str) -> str:
     argv = [exe, "version"] if name == "restic" else [exe, "--version"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    except OSError as e:
-        return f"unavailable ({e.strerror})"
-    return (done.stdout.strip() or done.stderr.strip()).splitlines()[0] if done.returncode == 0 \
-        else f"unknown (exit {done.returncode})"
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unknown ({e})"
+    lines = (done.stdout.strip() or done.stderr.strip()).splitlines()
+    if done.returncode != 0 or not lines:
+        return f"unknown (version query exited {done.returncode}, printed {len(lines)} lines)"
+    return lines[0]
 
 
 def executables(args: argparse.Namespace) -> dict[str, str]:
@@ -230,8 +295,11 @@ def executables(args: argparse.Namespace) -> dict[str, str]:
         wanted = getattr(args, name)
         exe = shutil.which(wanted)
         if exe is None:
-            hint = " (run bash bench/setup.sh)" if name != "cairn" else \
-                " (install cairn, or pass --cairn, or --tools restic,borg)"
+            hint = (
+                " (run bash bench/setup.sh)"
+                if name != "cairn"
+                else " (install cairn, or pass --cairn, or --tools restic,borg)"
+            )
             raise SystemExit(f"{name}: {wanted} not found{hint}")
         found[name] = exe
     return found
@@ -326,8 +394,9 @@ class ToolResult:
 class Round:
     """One pass over every scenario for every tool, in fresh folders."""
 
-    def __init__(self, number: int, args: argparse.Namespace, exes: dict[str, str],
-                 workdir: Path) -> None:
+    def __init__(
+        self, number: int, args: argparse.Namespace, exes: dict[str, str], workdir: Path
+    ) -> None:
         self.number = number
         self.args = args
         self.base = workdir / f"round{number}"
@@ -338,6 +407,8 @@ class Round:
         order = order[shift:] + order[:shift]  # rotate the order from round to round
         self.tools = [Tool(name, exes[name], self.base / name) for name in order]
         self.results = {tool.name: ToolResult() for tool in self.tools}
+        self.dataset_initial: dataset.Summary | None = None
+        self.dataset_final: dataset.Summary | None = None
 
     def say(self, text: str) -> None:
         print(f"[round {self.number}] {text}", file=sys.stderr, flush=True)
@@ -387,14 +458,58 @@ class Round:
     def command(self, tool: Tool, what: str, command: Command) -> Run:
         """Runs one command, measured; raises StepFailed if it did not succeed."""
         os.sync()  # earlier commands' writes are not flushed on this command's time
+        if self.args.wait_idle > 0:
+            share = wait_idle(self.args.wait_idle)
+            if share >= 0.1:
+                self.say(
+                    f"machine still busy ({share:.0%} of a core) after {self.args.wait_idle} s"
+                )
         log = self.logs / f"round{self.number}-{tool.name}-{what}"
-        run = run_measured(command.argv, tool.env(), command.cwd, log, self.args.timeout,
-                           self.args.interval)
+        run = run_measured(
+            command.argv, tool.env(), command.cwd, log, self.args.timeout, self.args.interval
+        )
         if run.returncode not in OK_CODES[tool.name]:
             tail = Path(f"{log}.err").read_text(errors="replace").strip().splitlines()[-15:]
-            raise StepFailed(f"{' '.join(command.argv)} exited {run.returncode}:\n    "
-                             + "\n    ".join(tail))
+            raise StepFailed(
+                f"{' '.join(command.argv)} exited {run.returncode}:\n    " + "\n    ".join(tail)
+            )
         return run
+
+    def measured(self, tool: Tool, what: str, command: Command, prepare: Callable[[], None]) -> Run:
+        """Runs a scenario's command; reruns it (up to --retry-busy times) if other processes
+        competed for the CPU meanwhile, after putting the tool's repository and local state
+        back as they were before (prepare() readies anything else, e.g. an empty target)."""
+        retries = self.args.retry_busy
+        saved = self.save_state(tool) if retries else None
+        try:
+            for attempt in range(retries + 1):
+                prepare()
+                run = self.command(tool, what, command)
+                run.attempts = attempt + 1
+                if not busy(run) or attempt == retries:
+                    return run
+                self.say(
+                    f"{what} {tool.name}: other processes used {run.other_cpu_s:.1f} CPU s in "
+                    f"{run.wall_s:.1f} s; rolling back and retrying ({attempt + 1}/{retries})"
+                )
+                if saved is not None:
+                    self.load_state(tool, saved)
+                wait_idle(max(self.args.wait_idle, 60.0))
+            raise AssertionError("unreachable")
+        finally:
+            if saved is not None:
+                shutil.rmtree(saved, ignore_errors=True)
+
+    def save_state(self, tool: Tool) -> Path:
+        saved = self.base / f"{tool.name}-saved"
+        for part in (tool.repo, tool.home):
+            shutil.copytree(part, saved / part.name, symlinks=True)
+        return saved
+
+    def load_state(self, tool: Tool, saved: Path) -> None:
+        for part in (tool.repo, tool.home):
+            shutil.rmtree(part)
+            shutil.copytree(saved / part.name, part, symlinks=True)
 
     def init_tool(self, tool: Tool) -> None:
         tool.base.mkdir(parents=True)
@@ -403,8 +518,8 @@ class Round:
             self.results[tool.name].init_s += self.command(tool, "init", command).wall_s
 
     def backup(self, tool: Tool, scenario: str) -> None:
-        warm(self.src)
-        run = self.command(tool, scenario, tool.backup(self.src, scenario))
+        command = tool.backup(self.src, scenario)
+        run = self.measured(tool, scenario, command, lambda: warm(self.src))
         self.record(tool, scenario, run)
         if scenario == "initial":
             self.results[tool.name].repo_initial = disk_usage(tool.repo)[0]
@@ -415,8 +530,11 @@ class Round:
         result.state_final = disk_usage(tool.home)[0]
 
     def restore(self, tool: Tool, want: dict[str, Entry]) -> None:
-        tool.restore_dir.mkdir()
-        run = self.command(tool, "restore", tool.restore())
+        def empty_target() -> None:
+            shutil.rmtree(tool.restore_dir, ignore_errors=True)
+            tool.restore_dir.mkdir()
+
+        run = self.measured(tool, "restore", tool.restore(), empty_target)
         self.record(tool, "restore", run)
         self.verify(tool, want)
         shutil.rmtree(tool.restore_dir)
@@ -425,23 +543,33 @@ class Round:
         result = self.results[tool.name]
         restored = tool.restored(self.src)
         if not restored.is_dir():
-            top = sorted(str(p.relative_to(tool.restore_dir)) for p in
-                         tool.restore_dir.glob("*/*"))[:5]
+            top = sorted(
+                str(p.relative_to(tool.restore_dir)) for p in tool.restore_dir.glob("*/*")
+            )[:5]
             raise StepFailed(f"restore: {restored} does not exist (found: {top})")
         problems, result.mtimes_off = compare_trees(want, tree_digest(restored))
         if problems:
             result.verified = f"FAILED: {len(problems)} differences"
-            raise StepFailed("restore differs from the source:\n    " + "\n    ".join(
-                problems[:15]))
+            raise StepFailed(
+                "restore differs from the source:\n    " + "\n    ".join(problems[:15])
+            )
         result.verified = "ok"
-        self.say(f"{tool.name} restore verified: {len(want):,} entries identical"
-                 f" ({result.mtimes_off} file mtimes differ)")
+        self.say(
+            f"{tool.name} restore verified: {len(want):,} entries identical"
+            f" ({result.mtimes_off} file mtimes differ)"
+        )
 
     def record(self, tool: Tool, scenario: str, run: Run) -> None:
         self.results[tool.name].runs[scenario] = run
         warning = f", exit {run.returncode}" if run.returncode else ""
-        self.say(f"{scenario:<8} {tool.name:<6} {run.wall_s:7.2f} s wall {run.cpu_s:7.2f} s cpu "
-                 f"{run.peak_pss / MIB:7.1f} MiB pss {run.peak_rss / MIB:7.1f} MiB rss{warning}")
+        if run.attempts > 1:
+            warning += f", attempt {run.attempts}"
+        if busy(run):
+            warning += f", WARNING: other processes used {run.other_cpu_s:.1f} CPU s meanwhile"
+        self.say(
+            f"{scenario:<8} {tool.name:<6} {run.wall_s:7.2f} s wall {run.cpu_s:7.2f} s cpu "
+            f"{run.peak_pss / MIB:7.1f} MiB pss {run.peak_rss / MIB:7.1f} MiB rss{warning}"
+        )
 
 
 class StepFailed(Exception):
@@ -458,8 +586,9 @@ class Metric:
     target: float | None = None  # cairn/restic at most
 
 
-def scenario_get(scenario: str, attr: str, scale: float = 1.0) -> Callable[[ToolResult], float
-                                                                           | None]:
+def scenario_get(
+    scenario: str, attr: str, scale: float = 1.0
+) -> Callable[[ToolResult], float | None]:
     def get(result: ToolResult) -> float | None:
         run = result.runs.get(scenario)
         return None if run is None else float(getattr(run, attr)) / scale
@@ -483,6 +612,11 @@ def size_get(attr: str) -> Callable[[ToolResult], float | None]:
     return get
 
 
+def other_get(result: ToolResult) -> float | None:
+    runs = result.runs.values()
+    return sum(run.other_cpu_s for run in runs) if len(runs) == len(SCENARIOS) else None
+
+
 METRICS = [
     Metric("initial backup, wall s", scenario_get("initial", "wall_s"), 0.8),
     Metric("no-change backup, wall s", scenario_get("nochange", "wall_s"), 0.5),
@@ -493,8 +627,9 @@ METRICS = [
     Metric("peak memory, RSS sum MiB (max of scenarios)", peak_get("peak_rss")),
     Metric("repo size after initial backup, MB (du)", size_get("repo_initial")),
     Metric("local cache/state after 3 backups, MB", size_get("state_final")),
-    Metric("init (create repo), wall s", lambda r: r.init_s or None),
+    Metric("init (create repo), wall s", lambda r: None if r.error else r.init_s),
     *[Metric(f"{s} CPU s (user+sys)", scenario_get(s, "cpu_s")) for s in SCENARIOS],
+    Metric("other processes' CPU s during the 4 commands", other_get),
     *[Metric(f"{s} peak PSS MiB", scenario_get(s, "peak_pss", MIB)) for s in SCENARIOS],
 ]
 
@@ -507,7 +642,13 @@ def median_of(rounds: list[dict[str, ToolResult]], tool: str, metric: Metric) ->
 def fmt(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def ratio(value: float | None, base: float | None) -> float | None:
@@ -530,12 +671,15 @@ def table(rounds: list[dict[str, ToolResult]], tools: list[str]) -> tuple[str, d
         ratios = {t: ratio(values[t], values.get("restic")) for t in peers}
         if "restic" in tools:
             for t in peers:
-                row.append(fmt(ratios[t]))
+                row.append(fmt_ratio(ratios[t]))
                 if t == "cairn":
                     row.append(target_cell(metric.target, ratios[t]))
         lines.append("| " + " | ".join(row) + " |")
-        medians[metric.label] = {"values": values, "ratios_to_restic": ratios,
-                                 "cairn_target": metric.target}
+        medians[metric.label] = {
+            "values": values,
+            "ratios_to_restic": ratios,
+            "cairn_target": metric.target,
+        }
     return "\n".join(lines), medians
 
 
@@ -551,17 +695,39 @@ def target_cell(target: float | None, value: float | None) -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tools", default=",".join(TOOLS),
-                        help="comma-separated subset of cairn,restic,borg (default: all three)")
+    parser.add_argument(
+        "--tools",
+        default=",".join(TOOLS),
+        help="comma-separated subset of cairn,restic,borg (default: all three)",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="rounds; medians are reported")
     parser.add_argument("--scale", type=float, default=1.0, help="dataset size factor")
     parser.add_argument("--seed", type=int, default=1, help="dataset seed")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()),
-                        help="a temporary folder is made (and removed) inside it")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()),
+        help="a temporary folder is made (and removed) inside it",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--keep", action="store_true", help="keep datasets, repos and logs")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per command")
     parser.add_argument("--interval", type=float, default=0.02, help="memory sampling, seconds")
+    parser.add_argument(
+        "--retry-busy",
+        type=int,
+        default=2,
+        metavar="N",
+        help="rerun a command (after rolling its repository back) up to N times when other "
+        "processes used over 5%% of its wall time in CPU (default 2; 0 = never)",
+    )
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measured command, wait up to this long for other processes to go idle",
+    )
     parser.add_argument("--cairn", default=str(Path(sys.executable).parent / "cairn"))
     parser.add_argument("--restic", default="restic")
     parser.add_argument("--borg", default=str(BENCH / ".venv-borg" / "bin" / "borg"))
@@ -574,8 +740,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def header(args: argparse.Namespace, exes: dict[str, str], first: Round) -> list[str]:
-    versions = {name: version_of(exe, name) for name, exe in exes.items()}
+def header(args: argparse.Namespace, versions: dict[str, str], first: Round) -> list[str]:
     return [
         f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
         f"Python {platform.python_version()}, {platform.platform()}",
@@ -586,8 +751,12 @@ def header(args: argparse.Namespace, exes: dict[str, str], first: Round) -> list
     ]
 
 
-def to_json(args: argparse.Namespace, lines: list[str], rounds: list[dict[str, ToolResult]],
-            medians: dict[str, Any]) -> dict[str, Any]:
+def to_json(
+    args: argparse.Namespace,
+    lines: list[str],
+    rounds: list[dict[str, ToolResult]],
+    medians: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "header": lines,
@@ -598,7 +767,10 @@ def to_json(args: argparse.Namespace, lines: list[str], rounds: list[dict[str, T
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     exes = executables(args)
+    versions = {name: version_of(exe, name) for name, exe in exes.items()}
+    print("versions: " + "; ".join(f"{n}: {v}" for n, v in versions.items()), file=sys.stderr)
     args.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="cairn-bench-", dir=args.workdir))
     (workdir / "logs").mkdir()
@@ -610,20 +782,22 @@ def main(argv: list[str] | None = None) -> int:
             first = first or current
             rounds.append(current.run())
         assert first is not None
-        lines = header(args, exes, first)
+        lines = header(args, versions, first)
         text, medians = table(rounds, args.tools)
     finally:
         if args.keep:
             print(f"kept: {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print("\n".join(lines) + "\n\n" + text)
-    failures = [f"{tool} in round {n}: {res.error}" for n, r in enumerate(rounds, 1)
-                for tool, res in r.items() if res.error]
-    for failure in failures:
-        print(f"FAILED: {failure}")
     if args.json:
         args.json.write_text(json.dumps(to_json(args, lines, rounds, medians), indent=2) + "\n")
+    failures = [
+        f"{tool} in round {n}: {res.error}"
+        for n, r in enumerate(rounds, 1)
+        for tool, res in r.items()
+        if res.error
+    ]
+    print("\n".join([*lines, "", text, *(f"FAILED: {failure}" for failure in failures)]))
     return 1 if failures else 0
 
 

@@ -103,8 +103,9 @@ def folder_names(scale: float) -> list[str]:
     level = [""]
     names: list[str] = []
     for depth, fanout in enumerate(DIR_FANOUT):
-        level = [f"{parent}{'/' if parent else ''}d{depth}{i}" for parent in level for i in
-                 range(fanout)]
+        level = [
+            f"{parent}{'/' if parent else ''}d{depth}{i}" for parent in level for i in range(fanout)
+        ]
         names.extend(level)
     return names[: scaled(len(names), scale)]
 
@@ -130,7 +131,7 @@ def make_plan(scale: float, seed: int) -> Plan:
     ]
     large_size = max(4 * MIB, round(LARGE_SIZE * scale))
     large = [Item(f"images/disk{i}.img", large_size, False) for i in range(LARGE_FILES)]
-    return Plan(dirs + ["images"], small, medium, large)
+    return Plan([*dirs, "images"], small, medium, large)
 
 
 class TextPool:
@@ -144,8 +145,7 @@ class TextPool:
         rng = item_rng(seed, "pool")
         syllables = [a + b for a in "bcdfghklmnprstvwz" for b in "aeiou"]
         words = [
-            "".join(rng.choices(syllables, k=rng.randint(1, 4))).encode()
-            for _ in range(VOCABULARY)
+            "".join(rng.choices(syllables, k=rng.randint(1, 4))).encode() for _ in range(VOCABULARY)
         ]
         weights = list(accumulate(1 / (rank + 1) for rank in range(VOCABULARY)))
         punctuation = [b" ", b" ", b" ", b" ", b" ", b" ", b", ", b". ", b"\n", b" = ", b"_"]
@@ -291,8 +291,14 @@ def mutate(root: Path, scale: float = 1.0, seed: int = 1) -> Summary:
     rng = item_rng(seed, "mutate")
     small = existing(root, plan.small)
     medium = existing(root, plan.medium)
-    picked = rng.sample(small, min(len(small), scaled(round(SMALL_FILES * MUTATE_SMALL_SHARE),
-                                                      scale) + scaled(MUTATE_DELETE_SMALL, scale)))
+    picked = rng.sample(
+        small,
+        min(
+            len(small),
+            scaled(round(SMALL_FILES * MUTATE_SMALL_SHARE), scale)
+            + scaled(MUTATE_DELETE_SMALL, scale),
+        ),
+    )
     deleted_small = picked[: scaled(MUTATE_DELETE_SMALL, scale)]
     mutate_small(root, picked[len(deleted_small) :], pool, rng)
     mutate_large(root, plan.large[0], pool, rng, scale)
