@@ -39,7 +39,7 @@ class RestoreOptions:
     paths: list[str] = field(default_factory=list)
     target: str | None = None
     conflict: str = "copy"
-    workers: int = 4
+    workers: int = 2
 
 
 @dataclass
