@@ -94,53 +94,74 @@ def wait_idle(limit_s: float, threshold: float = 0.1) -> float:
             return share
 
 
-def read_pss(pid: int) -> int | None:
-    """The process's proportional set size from /proc/PID/smaps_rollup, in bytes."""
+def read_rss_pss(pid: int) -> tuple[int, int] | None:
+    """The process's (RSS, PSS) in bytes from /proc/PID/smaps_rollup, or None."""
+    rss = pss = None
     try:
         with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
             for line in f:
-                if line.startswith(b"Pss:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith(b"Rss:"):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith(b"Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError):
         return None
-    return None
+    return None if rss is None or pss is None else (rss, pss)
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed PSS and RSS of a process and all its descendants at an interval."""
+    """Samples the summed PSS and RSS of a process and all its descendants at an interval.
 
-    def __init__(self, pid: int, interval: float) -> None:
+    Finding the descendants means reading every /proc/PID/stat (~1 ms), so the tree is listed
+    again every `rescan` samples, and at once when a process of it has gone; memory is read
+    at every sample.
+    """
+
+    def __init__(self, pid: int, interval: float, rescan: int = 5) -> None:
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
         self.interval = interval
+        self.rescan = rescan
         self.done = threading.Event()
         self.peak_pss = 0
         self.peak_rss = 0
         self.samples = 0
 
     def run(self) -> None:
+        procs: list[psutil.Process] = []
+        stale = True
         while True:
-            self.sample()
+            if stale or self.samples % self.rescan == 0:
+                procs = self.tree()
+            stale = self.sample(procs)
             if self.done.wait(self.interval):
                 return
 
-    def sample(self) -> None:
+    def tree(self) -> list[psutil.Process]:
         try:
-            procs = [self.root, *self.root.children(recursive=True)]
+            return [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
-            return
+            return [self.root]
+
+    def sample(self, procs: list[psutil.Process]) -> bool:
+        """Adds up the tree's memory; returns whether a process was gone."""
         pss = rss = 0
+        gone = False
         for proc in procs:
-            try:
-                proc_rss = proc.memory_info().rss
-            except psutil.Error:
-                continue
-            proc_pss = read_pss(proc.pid)
-            pss += proc_rss if proc_pss is None else proc_pss
-            rss += proc_rss
+            sizes = read_rss_pss(proc.pid)
+            if sizes is None:  # no smaps_rollup (old kernel, or the process is a zombie)
+                try:
+                    sizes = (proc.memory_info().rss,) * 2
+                except psutil.Error:
+                    gone = True
+                    continue
+            rss += sizes[0]
+            pss += sizes[1]
         self.peak_pss = max(self.peak_pss, pss)
         self.peak_rss = max(self.peak_rss, rss)
         self.samples += 1
+        return gone
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

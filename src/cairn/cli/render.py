@@ -69,6 +69,8 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         last[0] = now
         files = f"{p.files_done}/{p.files_total} files" if p.files_total is not None else ""
         if p.phase not in tasks:
+            for done in list(tasks):  # one phase at a time: the previous one is over
+                bar.remove_task(tasks.pop(done))
             tasks[p.phase] = bar.add_task(p.phase, total=p.bytes_total or None, files=files)
         bar.update(tasks[p.phase], completed=p.bytes_done, total=p.bytes_total or None, files=files)
 
