@@ -161,3 +161,20 @@ def test_full_vault_exits_13_and_stays_consistent(tmp_path: Path) -> None:
         cli.run("check", "--read-data")
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_full_restore_target_exits_13_naming_it(registered: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(6 << 20))
+    registered.run("backup", str(src))
+    mnt = tmp_path / "small-target"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
+    try:
+        proc = registered.run("restore", "latest", "--target", str(mnt), expect=13)
+        assert "restore target" in proc.stderr and str(mnt) in proc.stderr
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    registered.run("check", "--read-data")

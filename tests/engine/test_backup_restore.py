@@ -202,3 +202,64 @@ def test_items_in_several_places_give_sorted_trees(machine: Machine) -> None:
     ).point
     assert again.tree == point.tree
     machine.check_clean()
+
+
+def test_a_file_that_changes_while_read_is_reported(machine: Machine) -> None:
+    import threading
+
+    src = machine.tmp / "src"
+    src.mkdir()
+    growing = src / "growing.log"
+    growing.write_bytes(os.urandom(40 << 20))
+    stop = threading.Event()
+
+    def append() -> None:
+        with open(growing, "ab") as f:
+            while not stop.is_set():
+                f.write(b"x" * 4096)
+                f.flush()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    reporter = Reporter()
+    try:
+        result = backup(machine.repo(), BackupOptions([str(src)]), reporter)
+    finally:
+        stop.set()
+        writer.join()
+    assert result.point.status == "completed-with-warnings"
+    assert [w.path for w in reporter.warnings] == [str(growing)]
+    assert "changed while it was read" in reporter.warnings[0].message
+    machine.check_clean()
+
+
+def test_deep_paths_longer_than_a_name_round_trip(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    deep = src
+    for i in range(12):
+        deep = deep / (f"level-{i:02d}-" + "d" * 90)
+    deep.mkdir(parents=True)
+    (deep / ("f" * 250)).write_text("at the bottom")
+    assert len(str(deep)) > 1100
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "r"
+    restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    restored = target / str(deep).lstrip("/") / ("f" * 250)
+    assert restored.read_text() == "at the bottom"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="device nodes need root")
+def test_a_device_node_round_trips(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    try:
+        os.mknod(src / "null-like", 0o640 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("this machine refuses mknod (no CAP_MKNOD)")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "r"
+    restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    st = os.lstat(target / str(src).lstrip("/") / "null-like")
+    assert stat.S_ISCHR(st.st_mode)
+    assert os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3
+    assert stat.S_IMODE(st.st_mode) == 0o640
