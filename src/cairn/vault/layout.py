@@ -49,6 +49,9 @@ class MachineLayout:
     def job(self, job_id: str) -> str:
         return f"{self.root}/jobs/{job_id}"
 
+    def prune_state(self, state_id: str) -> str:
+        return f"{self.root}/prune/{state_id}"
+
     def lock(self, lock_id: str) -> str:
         return f"{self.root}/locks/{lock_id}"
 

@@ -254,6 +254,41 @@ class Repository:
             raise UsageError(f"{spec!r} names {len(matches)} recovery points: give more characters")
         return self.load_point(matches[0])
 
+    # --- prune state ---------------------------------------------------------------------------
+
+    def read_prune_state(self) -> tuple[list[str], dict[str, datetime]]:
+        """(state ids, pack id -> when a prune first found it unreferenced), merged over states."""
+        ids: list[str] = []
+        seen: dict[str, datetime] = {}
+        for info in self.store.list(self.layout.prefix("prune")):
+            state_id = info.name.rsplit("/", 1)[1]
+            if not is_hex_id(state_id):
+                continue
+            try:
+                doc = self.objects.open_json(
+                    b"prunestate", bytes.fromhex(state_id), self.store.get(info.name)
+                )
+                packs = {p: datetime.fromisoformat(t) for p, t in doc["unreferenced"].items()}
+            except BlobNotFound:
+                continue
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise IntegrityError(f"prune state {state_id[:16]} is malformed") from None
+            ids.append(state_id)
+            for p, t in packs.items():
+                if p not in seen or t < seen[p]:
+                    seen[p] = t
+        return ids, seen
+
+    def write_prune_state(self, unreferenced: dict[str, datetime], now: datetime) -> str:
+        state_id = random_id()
+        doc = {
+            "written": now.isoformat(),
+            "unreferenced": {p: t.isoformat() for p, t in sorted(unreferenced.items())},
+        }
+        blob = self.objects.seal_json(b"prunestate", bytes.fromhex(state_id), doc)
+        self.store.put(self.layout.prune_state(state_id), blob)
+        return state_id
+
     # --- registration ----------------------------------------------------------------------------
 
     def write_registration(self, extra: dict[str, Any], now: datetime) -> None:

@@ -1,0 +1,238 @@
+"""Prune: delete the recovery points that have expired, then the data no point needs any more.
+
+Data is removed in two phases with a grace period, so that nothing is ever deleted on the strength
+of one listing or of a local cache:
+
+  1. mark: every tree and chunk the kept recovery points reach. If any of them is missing from the
+     index, prune stops with exit 14 before deleting anything (the vault is damaged: run check).
+  2. delete the expired recovery points.
+  3. repack: packs that are mostly unused get their used blobs copied into new packs (indexed
+     before anything else changes), which leaves the old packs wholly unused.
+  4. a pack that no kept point uses is *unreferenced*. This run records, in a sealed prune state
+     (machines/<m>/prune/<id>), when each unreferenced pack was first seen so. A pack is deleted
+     only when an earlier run already found it unreferenced, this run's own listing finds it
+     unreferenced again, and the grace period has passed since it was first seen.
+  5. the index is rewritten without the packs about to be deleted (new segments first, then one
+     that supersedes the old ones), then those packs and the old segments are deleted.
+
+Killed at any point, the vault stays consistent: points go before the data they referenced is
+touched; new index segments are written before old ones are superseded; a pack is deleted only
+after no index segment in force names it. The next prune finishes the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError
+from cairn.core.events import Progress, Reporter
+from cairn.vault.index import Index
+from cairn.vault.packs import TREE, PackInfo
+from cairn.vault.points import RecoveryPoint
+from cairn.vault.repository import Repository
+
+DEFAULT_GRACE = timedelta(hours=24)
+REPACK_UNUSED_SHARE = 0.5
+PACKS_PER_SEGMENT = 256
+
+
+@dataclass
+class PruneResult:
+    points_deleted: list[str] = field(default_factory=list)
+    points_kept: int = 0
+    packs_deleted: int = 0
+    packs_repacked: int = 0
+    packs_waiting: int = 0
+    bytes_reclaimed: int = 0
+    bytes_waiting: int = 0
+    dry_run: bool = False
+
+
+def mark(repo: Repository, index: Index, points: Iterable[RecoveryPoint]) -> set[bytes]:
+    """Every blob the points reach; DamageFound if one is missing (nothing is deleted then)."""
+    used: set[bytes] = set()
+    missing: list[str] = []
+    for point in points:
+        stack = [point.tree]
+        while stack:
+            tid = stack.pop()
+            if tid in used:
+                continue
+            loc = index.get(tid)
+            if loc is None or loc.kind != TREE:
+                missing.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]}")
+                continue
+            used.add(tid)
+            try:
+                nodes = repo.load_tree(index, tid)
+            except (BlobNotFound, IntegrityError) as e:
+                missing.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]}: {e}")
+                continue
+            for node in nodes:
+                if node.subtree is not None:
+                    stack.append(node.subtree)
+                for cid in node.content:
+                    if cid not in index:
+                        missing.append(f"recovery point {point.id[:8]}: chunk {cid.hex()[:16]}")
+                    used.add(cid)
+    if missing:
+        shown = "; ".join(missing[:5])
+        raise DamageFound(
+            f"prune stopped, deleting nothing: {len(missing)} blob(s) the recovery points need are"
+            f" missing ({shown}). Run `cairn check --read-data`"
+        )
+    return used
+
+
+def _repack(
+    repo: Repository, index: Index, packs: list[PackInfo], used: set[bytes]
+) -> list[PackInfo]:
+    """Copy the used blobs of `packs` into new packs; returns the new packs (already indexed)."""
+    writer = repo.pack_writer()
+    new: list[PackInfo] = []
+    copied: set[bytes] = set()
+    for pack in packs:
+        data = repo.store.get(repo.layout.pack(pack.pack_id))
+        view = memoryview(data)
+        for e in pack.entries:
+            if e.blob_id not in used or e.blob_id in copied:
+                continue
+            loc = index.get(e.blob_id)
+            if loc is None or loc.pack_id != pack.pack_id:
+                continue  # its indexed copy lives in another pack
+            plain = repo.open_blob(loc, e.blob_id, view[e.offset : e.offset + e.length])
+            info = writer.add(e.kind, e.blob_id, plain)
+            copied.add(e.blob_id)
+            if info is not None:
+                new.append(info)
+    info = writer.flush()
+    if info is not None:
+        new.append(info)
+    if new:
+        repo.write_segment(new)
+    return new
+
+
+def prune(
+    repo: Repository,
+    expired: set[str],
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+    dry_run: bool = False,
+    reporter: Reporter | None = None,
+) -> PruneResult:
+    """Delete the recovery points named in `expired`, then the data no remaining point uses."""
+    reporter = reporter or Reporter()
+    result = PruneResult(dry_run=dry_run)
+    with repo.locks.acquire(exclusive=True, purpose="prune"):
+        reporter.progress(Progress("prune: mark"))
+        index = repo.load_index()
+        points = repo.list_points()
+        keep = [p for p in points if p.id not in expired]
+        gone = [p for p in points if p.id in expired]
+        used = mark(repo, index, keep)
+        result.points_kept = len(keep)
+        result.points_deleted = [p.id for p in gone]
+
+        listing = repo.list_packs()
+        gone_packs = {
+            loc.pack_id for b in used if (loc := index.get(b)) is not None
+        } - listing.keys()
+        if gone_packs:
+            raise DamageFound(
+                f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
+                " recovery points need are missing. Run `cairn check --read-data`"
+            )
+        unused_share: dict[str, float] = {}
+        for pack_id, pack in index.packs.items():
+            if pack_id not in listing:
+                continue
+            total = sum(e.length for e in pack.entries) or 1
+            live = sum(
+                e.length
+                for e in pack.entries
+                if e.blob_id in used and (loc := index.get(e.blob_id)) and loc.pack_id == pack_id
+            )
+            unused_share[pack_id] = 1 - live / total
+        to_repack = [
+            index.packs[p]
+            for p, share in unused_share.items()
+            if REPACK_UNUSED_SHARE <= share < 1.0
+        ]
+        if dry_run:
+            _report_dry(result, listing, unused_share, to_repack, repo, now, grace)
+            return result
+
+        for p in gone:
+            try:
+                repo.store.delete(repo.layout.point(p.id))
+            except BlobNotFound:
+                pass
+
+        new_packs = _repack(repo, index, to_repack, used) if to_repack else []
+        for info in new_packs:
+            index.add_pack(info)
+        result.packs_repacked = len(to_repack)
+        repacked = {p.pack_id for p in to_repack}
+
+        # Unreferenced now: wholly unused indexed packs, repacked ones, and packs no index names.
+        unreferenced_now = {p for p in listing if p in repacked or unused_share.get(p, 1.0) >= 1.0}
+        state_ids, first_seen = repo.read_prune_state()
+        deletable = {
+            p for p in unreferenced_now if p in first_seen and now - first_seen[p] >= grace
+        }
+        waiting = {p: first_seen.get(p, now) for p in unreferenced_now - deletable}
+        repo.write_prune_state(waiting, now)
+
+        # The index in force must not name a pack about to be deleted: write the new segments,
+        # then one that supersedes every segment there was before them.
+        before = sorted(set(repo.list_segments()))
+        remaining = [info for pid, info in index.packs.items() if pid not in deletable]
+        for start in range(0, len(remaining), PACKS_PER_SEGMENT):
+            repo.write_segment(remaining[start : start + PACKS_PER_SEGMENT])
+        superseded = before
+        repo.write_segment([], superseded=superseded)
+        for seg in superseded:
+            try:
+                repo.store.delete(repo.layout.index(seg))
+            except BlobNotFound:
+                pass
+
+        for pack_id in sorted(deletable):
+            try:
+                repo.store.delete(repo.layout.pack(pack_id))
+            except BlobNotFound:
+                continue
+            result.packs_deleted += 1
+            result.bytes_reclaimed += listing[pack_id]
+        for sid in state_ids:
+            try:
+                repo.store.delete(repo.layout.prune_state(sid))
+            except CairnError:
+                pass
+        result.packs_waiting = len(waiting)
+        result.bytes_waiting = sum(listing[p] for p in waiting)
+    return result
+
+
+def _report_dry(
+    result: PruneResult,
+    listing: dict[str, int],
+    unused_share: dict[str, float],
+    to_repack: list[PackInfo],
+    repo: Repository,
+    now: datetime,
+    grace: timedelta,
+) -> None:
+    repacked = {p.pack_id for p in to_repack}
+    unreferenced = {p for p in listing if p in repacked or unused_share.get(p, 1.0) >= 1.0}
+    _, first_seen = repo.read_prune_state()
+    deletable = {p for p in unreferenced if p in first_seen and now - first_seen[p] >= grace}
+    result.packs_repacked = len(to_repack)
+    result.packs_deleted = len(deletable)
+    result.bytes_reclaimed = sum(listing[p] for p in deletable)
+    result.packs_waiting = len(unreferenced - deletable)
+    result.bytes_waiting = sum(listing[p] for p in unreferenced - deletable)
