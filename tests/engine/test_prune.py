@@ -69,7 +69,7 @@ def test_dry_run_changes_nothing(machine: Machine) -> None:
 
 
 def test_missing_referenced_data_stops_prune_deleting_nothing(machine: Machine) -> None:
-    first, second, _ = two_points(machine)
+    first, _second, _ = two_points(machine)
     for victim in machine.vault.glob("machines/*/packs/*/*"):
         victim.unlink()  # every pack: the kept point's data is surely among them
     files = sorted(p for p in machine.vault.rglob("*") if p.is_file())
