@@ -16,11 +16,13 @@ Messages from a worker (on one queue):
 
 from __future__ import annotations
 
+import gc
 import io
 import multiprocessing
 import os
 import queue
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,3 +151,101 @@ def worker_main(number: int, setup: WorkerSetup, tasks: Any, results: Any, paren
 def context() -> Any:
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+Handler = Callable[[tuple[Any, ...]], None]
+
+
+class WorkerPool:
+    """Worker processes forked on first use, fed batches through a bounded queue.
+
+    `submit` blocks while the queue is full, handling the workers' messages meanwhile, so the walk
+    never runs far ahead of the reading (memory stays bounded).
+    """
+
+    def __init__(self, setup: WorkerSetup, workers: int, handle: Handler) -> None:
+        self._setup = setup
+        self._n = max(1, workers)
+        self._handle = handle
+        self._procs: list[Any] = []
+        self._done = 0
+        self._tasks: Any = None
+        self._results: Any = None
+
+    def _start(self) -> None:
+        ctx = context()
+        self._tasks = ctx.Queue(maxsize=2 * self._n)
+        self._results = ctx.Queue()
+        self._procs = [
+            ctx.Process(
+                target=worker_main,
+                args=(i, self._setup, self._tasks, self._results, os.getpid()),
+                daemon=True,
+                name=f"cairn-backup-worker-{i}",
+            )
+            for i in range(self._n)
+        ]
+        # What the parent holds stays shared with the workers: keep the collector from touching
+        # (and so copying) those pages in the children.
+        gc.freeze()
+        try:
+            for p in self._procs:
+                p.start()
+        finally:
+            gc.unfreeze()
+
+    def submit(self, batch: int, files: list[FileTask]) -> None:
+        if not self._procs:
+            self._start()
+        while True:
+            try:
+                self._tasks.put((batch, files), timeout=0.05)
+                break
+            except queue.Full:
+                self.poll(block=False)
+        self.poll(block=False)
+
+    def poll(self, *, block: bool) -> None:
+        """Handle waiting messages; with `block`, wait for at least one."""
+        while True:
+            try:
+                msg = self._results.get(timeout=0.5) if block else self._results.get_nowait()
+            except queue.Empty:
+                if not block:
+                    return
+                dead = [p for p in self._procs if not p.is_alive() and p.exitcode not in (0, None)]
+                if dead:
+                    raise CairnError(
+                        f"a backup worker died (exit code {dead[0].exitcode}); the vault is"
+                        " consistent: run the backup again"
+                    ) from None
+                continue
+            kind = msg[0]
+            if kind == "done":
+                self._done += 1
+            elif kind == "error":
+                err = CairnError(msg[3])
+                err.exit_code = msg[2]
+                raise err
+            else:
+                self._handle(msg)
+            if block:
+                return
+
+    def finish(self) -> None:
+        """Let the workers flush their last packs and stop; handle everything they send."""
+        if not self._procs:
+            return
+        for _ in self._procs:
+            self._tasks.put(None)
+        while self._done < len(self._procs):
+            self.poll(block=True)
+        for p in self._procs:
+            p.join()
+
+    def terminate(self) -> None:
+        for p in self._procs:
+            if p.is_alive():
+                p.terminate()
+        for p in self._procs:
+            p.join(timeout=5)
