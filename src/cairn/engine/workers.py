@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from cairn.codec.keys import MasterKey
 from cairn.core.errors import CairnError
 from cairn.storage.blobstore import BlobStore
 from cairn.vault.layout import MachineLayout
-from cairn.vault.packs import DATA, PackWriter
+from cairn.vault.packs import DATA, PackInfo, PackWriter
 from cairn.vault.vaultfile import StoreConfig
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
@@ -68,6 +69,43 @@ class WorkerSetup:
     known: set[bytes]
 
 
+class _Uploader:
+    """Writes a worker's packs on a thread, so reading and compressing go on while the last pack
+    is written and fsync'd. One pack waits at most; a pack is announced to the parent only once
+    it is stored (the write order: packs before the index that names them)."""
+
+    def __init__(self, store: BlobStore, layout: MachineLayout, results: Any) -> None:
+        self._store = store
+        self._layout = layout
+        self._results = results
+        self._queue: queue.Queue[tuple[PackInfo, memoryview] | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="cairn-uploader")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            info, data = item
+            if self.error is not None:
+                continue
+            try:
+                self._store.put(self._layout.pack(info.pack_id), data)
+                self._results.put(("pack", info))
+            except BaseException as e:  # noqa: BLE001 - raised again in the worker's loop
+                self.error = e
+
+    def send(self, info: PackInfo, data: memoryview) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put((info, data))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 class _Worker:
     def __init__(self, setup: WorkerSetup, results: Any) -> None:
         layout = MachineLayout(setup.machine)
@@ -76,10 +114,17 @@ class _Worker:
         self.hasher = IdHasher(setup.key.id_key)
         cfg = setup.config
         self.chunker = Chunker(setup.key.chunker_key, cfg.chunk_avg, cfg.chunk_min, cfg.chunk_max)
-        store = setup.store
-        self.packs = PackWriter(
-            setup.key, lambda pid, data: store.put(layout.pack(pid), data), level=cfg.level
-        )
+        self.uploader = _Uploader(setup.store, layout, results)
+        self._flushed: memoryview | None = None
+        self.packs = PackWriter(setup.key, self._hand_over, level=cfg.level)
+
+    def _hand_over(self, pack_id: str, data: memoryview) -> None:
+        self._flushed = data
+
+    def pack_done(self, info: PackInfo | None) -> None:
+        if info is not None and self._flushed is not None:
+            self.uploader.send(info, self._flushed)
+            self._flushed = None
 
     def _store_chunk(self, chunk: memoryview, result: FileResult) -> None:
         cid = self.hasher.id_of(chunk)
@@ -92,7 +137,7 @@ class _Worker:
         result.new_bytes += len(chunk)
         if info is not None:
             result.stored_bytes += info.size - before
-            self.results.put(("pack", info))
+            self.pack_done(info)
         else:
             result.stored_bytes += self.packs.pending_bytes - before
 
@@ -138,9 +183,8 @@ def worker_main(number: int, setup: WorkerSetup, tasks: Any, results: Any, paren
                 break
             batch, files = item
             results.put(("files", batch, [w.read_file(t) for t in files]))
-        info = w.packs.flush()
-        if info is not None:
-            results.put(("pack", info))
+        w.pack_done(w.packs.flush())
+        w.uploader.close()
         results.put(("done", number))
     except CairnError as e:
         results.put(("error", number, e.exit_code, str(e)))

@@ -59,6 +59,17 @@ def _exists(aware: datetime) -> bool:
     return back.replace(tzinfo=None) == aware.replace(tzinfo=None)
 
 
+def utc(moment: datetime) -> datetime:
+    """The same instant in UTC: compare instants this way.
+
+    Aware datetimes that share a `ZoneInfo` compare by wall clock (ignoring `fold`), and one in a
+    repeated hour never equals a datetime in another zone; in UTC both are plain instants.
+    """
+    if moment.tzinfo is None:
+        raise ValueError(f"an instant must be timezone-aware, not {moment}")
+    return moment.astimezone(UTC)
+
+
 def local_time(instant: datetime, zone: ZoneInfo) -> datetime:
     """What the wall clock of `zone` shows at `instant` (naive)."""
     if instant.tzinfo is None:

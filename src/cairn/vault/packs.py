@@ -101,7 +101,8 @@ class PackWriter:
     def _append(self, data: bytes | bytearray) -> None:
         end = self._size + len(data)
         if end > len(self._buf):
-            # One buffer per writer, grown rarely and reused for every pack it writes.
+            # Grown in quarter-pack steps; each pack gets a new buffer, since the uploader may
+            # still hold the last one.
             self._buf.extend(bytes(max(end - len(self._buf), self._target // 4)))
         self._buf[self._size : end] = data
         self._size = end
@@ -126,10 +127,11 @@ class PackWriter:
         )
         self._append(header)
         self._append(self.session_id + struct.pack("<I", len(header)) + MAGIC)
-        with memoryview(self._buf)[: self._size] as data:
-            pack_id = content_hash(data).hex()
-            self._upload(pack_id, data)
+        data = memoryview(self._buf)[: self._size]
+        pack_id = content_hash(data).hex()
+        self._upload(pack_id, data)  # the data is the uploader's now: a new buffer is started
         info = PackInfo(pack_id, self.session_id, self._size, tuple(self._entries))
+        self._buf = bytearray()
         self._size = 0
         self._entries = []
         return info

@@ -1,0 +1,99 @@
+"""The policy layer: pure rules for what is backed up, when, and for how long.
+
+No I/O and no clock: every time (`now`, `after`, `today`) is passed in, and every datetime is
+timezone-aware. It imports only `cairn.core` and the standard library. docs/policy.md describes
+the semantics with worked examples.
+
+- `model`: `Policy`, `Schedule`, `Retention`, `DailyRule`, `WeeklyRule`, `MonthlyRule`,
+  `YearlyRule` (frozen, validated when built: `UsageError` names field, value and range).
+- `parsing`: `parse_policy` (the TOML file), `policy_from_dict`, `policy_to_toml`,
+  `policy_to_json`, `policy_from_json`.
+- `schedule`: `Slot`, `Run`, `next_runs`, `runs_after`, `runs_between`, `iter_runs`, `runs_on`.
+- `retention`: `PointFacts`, `expiry`, `rules_matching`, `rules_keeping`, `alive`, `expired`,
+  `rules_for_day`.
+- `substitution`: `SlotOutcome`, `substitute_for` (which failed slot Back Up Now replaces).
+- `simulation`: `simulate`, `SimulationResult`, `SimulatedPoint`.
+- `limits`: the ranges, `MAX_POINTS`, `worst_case_points`.
+- `wallclock`: `resolve` (local time to instant across DST), `add_months`, `end_of_day`.
+"""
+
+from __future__ import annotations
+
+from cairn.policy.limits import MAX_POINTS, worst_case_points
+from cairn.policy.model import (
+    LAST,
+    MONTHS,
+    WEEKDAYS,
+    WEEKS_OF_MONTH,
+    DailyRule,
+    MonthlyRule,
+    Policy,
+    Retention,
+    Schedule,
+    WeeklyRule,
+    YearlyRule,
+)
+from cairn.policy.parsing import (
+    parse_policy,
+    policy_from_dict,
+    policy_from_json,
+    policy_to_json,
+    policy_to_toml,
+)
+from cairn.policy.retention import (
+    PointFacts,
+    Trigger,
+    alive,
+    expired,
+    expiry,
+    rules_for_day,
+    rules_keeping,
+    rules_matching,
+)
+from cairn.policy.schedule import Run, Slot, iter_runs, next_runs, runs_after, runs_between, runs_on
+from cairn.policy.simulation import SimulatedPoint, SimulationResult, simulate
+from cairn.policy.substitution import Outcome, SlotOutcome, substitute_for
+from cairn.policy.wallclock import resolve
+
+__all__ = [
+    "LAST",
+    "MAX_POINTS",
+    "MONTHS",
+    "WEEKDAYS",
+    "WEEKS_OF_MONTH",
+    "DailyRule",
+    "MonthlyRule",
+    "Outcome",
+    "PointFacts",
+    "Policy",
+    "Retention",
+    "Run",
+    "Schedule",
+    "SimulatedPoint",
+    "SimulationResult",
+    "Slot",
+    "SlotOutcome",
+    "Trigger",
+    "WeeklyRule",
+    "YearlyRule",
+    "alive",
+    "expired",
+    "expiry",
+    "iter_runs",
+    "next_runs",
+    "parse_policy",
+    "policy_from_dict",
+    "policy_from_json",
+    "policy_to_json",
+    "policy_to_toml",
+    "resolve",
+    "rules_for_day",
+    "rules_keeping",
+    "rules_matching",
+    "runs_after",
+    "runs_between",
+    "runs_on",
+    "simulate",
+    "substitute_for",
+    "worst_case_points",
+]
