@@ -19,6 +19,7 @@ import platform
 import resource
 import shutil
 import signal
+import stat
 import statistics
 import subprocess
 import sys
@@ -208,11 +209,11 @@ def run_measured(
             sampler.done.set()
         wall = time.perf_counter() - started
         sampler.join()
-        busy = busy_cpu_s() - busy_before
+        machine = busy_cpu_s() - busy_before
         own = own_cpu_s() - own_before
     proc.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    other = max(0.0, busy - cpu - own)
+    other = max(0.0, machine - cpu - own)
     return Run(wall, cpu, sampler.peak_pss, sampler.peak_rss, proc.returncode, other, own)
 
 
@@ -364,10 +365,12 @@ Entry = tuple[str, int, int, str, int]  # kind, mode, size, sha256 or link targe
 
 def describe(path: Path) -> Entry:
     st = os.lstat(path)
-    if os.path.islink(path):
+    if stat.S_ISLNK(st.st_mode):
         return "link", 0, 0, os.readlink(path), 0
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         return "dir", st.st_mode & 0o7777, 0, "", 0
+    if not stat.S_ISREG(st.st_mode):
+        return "other", st.st_mode, 0, "", 0
     with open(path, "rb") as f:
         digest = file_digest(f, "sha256").hexdigest()
     return "file", st.st_mode & 0o7777, st.st_size, digest, st.st_mtime_ns
@@ -496,27 +499,36 @@ class Round:
             )
         return run
 
-    def measured(self, tool: Tool, what: str, command: Command, prepare: Callable[[], None]) -> Run:
+    def measured(
+        self,
+        tool: Tool,
+        what: str,
+        command: Command,
+        prepare: Callable[[], None],
+        rollback: bool = True,
+    ) -> Run:
         """Runs a scenario's command; reruns it (up to --retry-busy times) if other processes
         competed for the CPU meanwhile, after putting the tool's repository and local state
-        back as they were before (prepare() readies anything else, e.g. an empty target)."""
+        back as they were before if rollback is set (prepare() readies anything else before
+        each attempt, e.g. an empty restore target)."""
         retries = self.args.retry_busy
-        saved = self.save_state(tool) if retries else None
+        saved = self.save_state(tool) if retries and rollback else None
+        attempt = 1
         try:
-            for attempt in range(retries + 1):
+            while True:
                 prepare()
                 run = self.command(tool, what, command)
-                run.attempts = attempt + 1
-                if not busy(run) or attempt == retries:
+                run.attempts = attempt
+                if not busy(run) or attempt > retries:
                     return run
                 self.say(
                     f"{what} {tool.name}: other processes used {run.other_cpu_s:.1f} CPU s in "
-                    f"{run.wall_s:.1f} s; rolling back and retrying ({attempt + 1}/{retries})"
+                    f"{run.wall_s:.1f} s; rolling back and retrying ({attempt}/{retries})"
                 )
                 if saved is not None:
                     self.load_state(tool, saved)
                 wait_idle(max(self.args.wait_idle, 60.0))
-            raise AssertionError("unreachable")
+                attempt += 1
         finally:
             if saved is not None:
                 shutil.rmtree(saved, ignore_errors=True)
@@ -535,8 +547,8 @@ class Round:
     def init_tool(self, tool: Tool) -> None:
         tool.base.mkdir(parents=True)
         tool.home.mkdir()
-        for command in tool.init():
-            self.results[tool.name].init_s += self.command(tool, "init", command).wall_s
+        for n, command in enumerate(tool.init(), 1):
+            self.results[tool.name].init_s += self.command(tool, f"init{n}", command).wall_s
 
     def backup(self, tool: Tool, scenario: str) -> None:
         command = tool.backup(self.src, scenario)
@@ -555,7 +567,7 @@ class Round:
             shutil.rmtree(tool.restore_dir, ignore_errors=True)
             tool.restore_dir.mkdir()
 
-        run = self.measured(tool, "restore", tool.restore(), empty_target)
+        run = self.measured(tool, "restore", tool.restore(), empty_target, rollback=False)
         self.record(tool, "restore", run)
         self.verify(tool, want)
         shutil.rmtree(tool.restore_dir)
@@ -605,6 +617,7 @@ class Metric:
     label: str
     get: Callable[[ToolResult], float | None]
     target: float | None = None  # cairn/restic at most
+    ratios: bool = True
 
 
 def scenario_get(
@@ -650,7 +663,7 @@ METRICS = [
     Metric("local cache/state after 3 backups, MB", size_get("state_final")),
     Metric("init (create repo), wall s", lambda r: None if r.error else r.init_s),
     *[Metric(f"{s} CPU s (user+sys)", scenario_get(s, "cpu_s")) for s in SCENARIOS],
-    Metric("other processes' CPU s during the 4 commands", other_get),
+    Metric("other processes' CPU s during the 4 commands", other_get, ratios=False),
     *[Metric(f"{s} peak PSS MiB", scenario_get(s, "peak_pss", MIB)) for s in SCENARIOS],
 ]
 
@@ -689,7 +702,9 @@ def table(rounds: list[dict[str, ToolResult]], tools: list[str]) -> tuple[str, d
     for metric in METRICS:
         values = {t: median_of(rounds, t, metric) for t in tools}
         row = [metric.label, *[fmt(values[t]) for t in tools]]
-        ratios = {t: ratio(values[t], values.get("restic")) for t in peers}
+        ratios = {
+            t: ratio(values[t], values.get("restic")) if metric.ratios else None for t in peers
+        }
         if "restic" in tools:
             for t in peers:
                 row.append(fmt_ratio(ratios[t]))

@@ -11,7 +11,9 @@ import click
 from cairn.cli import context, render
 from cairn.core.errors import EXIT_WARNINGS, UsageError
 from cairn.core.units import format_bytes, format_duration
+from cairn.engine import settings
 from cairn.engine.backup import BackupOptions
+from cairn.engine import settings
 from cairn.engine.backup import backup as run_backup
 from cairn.engine.session import open_repository
 
@@ -45,15 +47,24 @@ def backup(
             raise UsageError(
                 f"--retain-until {retain_until!r} is not a date like 2027-01-31"
             ) from None
-    if not paths:
-        raise UsageError("name the files and folders to back up (a backup policy comes later)")
+    home = context.home()
+    items, patterns = list(paths), list(excludes)
+    if not items:
+        policy = settings.load_policy(home)
+        if policy is None:
+            raise UsageError(
+                "name the files and folders to back up, or set a backup policy"
+                " (`cairn policy set`) whose items a plain `cairn backup` protects"
+            )
+        items = list(policy.items)
+        patterns = list(policy.exclude) + patterns
     repo = open_repository(
-        context.home(),
+        home,
         context.clock(),
         passphrase=context.given_passphrase(passphrase_file),
         prompt=context.prompt(),
     )
-    options = BackupOptions(list(paths), list(excludes), retain_until=retain_until)
+    options = BackupOptions(items, patterns, retain_until=retain_until)
     with render.reporter(context.interactive(json_output)) as reporter:
         result = run_backup(repo, options, reporter)
     p = result.point

@@ -20,6 +20,8 @@ COMMANDS = {
     "ls": "cairn.cli.restore_cmd:ls",
     "restore": "cairn.cli.restore_cmd:restore",
     "check": "cairn.cli.check_cmd:check",
+    "policy": "cairn.cli.policy_cmd:policy",
+    "prune": "cairn.cli.prune_cmd:prune",
 }
 
 

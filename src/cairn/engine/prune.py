@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError
 from cairn.core.events import Progress, Reporter
+from cairn.policy import PointFacts, Policy, expired
 from cairn.vault.index import Index
 from cairn.vault.packs import TREE, PackInfo
 from cairn.vault.points import RecoveryPoint
@@ -236,3 +237,12 @@ def _report_dry(
     result.bytes_reclaimed = sum(listing[p] for p in deletable)
     result.packs_waiting = len(unreferenced - deletable)
     result.bytes_waiting = sum(listing[p] for p in unreferenced - deletable)
+
+
+def expired_by_policy(points: list[RecoveryPoint], policy: Policy, now: datetime) -> set[str]:
+    """The recovery points whose expiry, derived from their facts and `policy`, has passed."""
+
+    def facts(p: RecoveryPoint) -> PointFacts:
+        return PointFacts.from_record(p.time, p.trigger, p.slot, p.substitutes, p.retain_until)
+
+    return {p.id for p in expired(points, policy, now, facts=facts)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from cairn.codec.kdf import MIN_PASSPHRASE_CHARS
 from cairn.core.clock import Clock
-from cairn.core.errors import UsageError
+from cairn.core.errors import CairnError, UsageError
 from cairn.engine.home import Home, Registration
 from cairn.storage.location import normalize, open_store
 from cairn.vault.layout import machine_name
@@ -82,7 +82,11 @@ def register(
         key = vault.init_machine(name, secret, now)
         new = True
     repo = vault.open(name, key)
-    repo.write_registration({"policy": None}, now)
+    try:
+        policy = repo.read_registration().get("policy")
+    except CairnError:
+        policy = None  # a new machine, or a registration that no longer opens: written anew
+    repo.write_registration({"policy": policy}, now)
     home.save(Registration(location, info.vault_id, name, now.isoformat()), key, secret)
     return Registered(name, location, info.vault_id, new)
 

@@ -91,7 +91,7 @@ class _Uploader:
             try:
                 self._store.put(self._layout.pack(info.pack_id), data)
                 self._results.put(("pack", info))
-            except BaseException as e:  # noqa: BLE001 - raised again in the worker's loop
+            except BaseException as e:
                 self.error = e
 
     def send(self, info: PackInfo, data: memoryview) -> None:

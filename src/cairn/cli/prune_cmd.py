@@ -1,0 +1,78 @@
+"""`cairn prune`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from cairn.cli import context, render
+from cairn.core.units import format_bytes
+from cairn.engine import settings
+from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy
+from cairn.engine.prune import prune as run_prune
+from cairn.engine.session import open_repository
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; change nothing.")
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(0),
+    default=DEFAULT_GRACE.total_seconds() / 3600,
+    show_default=True,
+    help="Data must stay unreferenced this long before it is deleted.",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
+@context.passphrase_option
+def prune(
+    dry_run: bool, grace_hours: float, json_output: bool, passphrase_file: Path | None
+) -> None:
+    """Delete expired recovery points, then data no recovery point needs."""
+    home = context.home()
+    clock = context.clock()
+    repo = open_repository(
+        home, clock, passphrase=context.given_passphrase(passphrase_file), prompt=context.prompt()
+    )
+    policy = settings.load_policy(home)
+    now = clock.now()
+    expired = expired_by_policy(repo.list_points(), policy, now) if policy else set()
+    with render.reporter(context.interactive(json_output)) as reporter:
+        result = run_prune(
+            repo,
+            expired,
+            now=now,
+            grace=timedelta(hours=grace_hours),
+            dry_run=dry_run,
+            reporter=reporter,
+        )
+    if json_output:
+        render.emit_json(
+            {
+                "dry_run": dry_run,
+                "points_deleted": result.points_deleted,
+                "points_kept": result.points_kept,
+                "packs_deleted": result.packs_deleted,
+                "packs_repacked": result.packs_repacked,
+                "packs_waiting": result.packs_waiting,
+                "bytes_reclaimed": result.bytes_reclaimed,
+                "bytes_waiting": result.bytes_waiting,
+            }
+        )
+        return
+    verb = "would delete" if dry_run else "deleted"
+    if policy is None:
+        click.echo("no backup policy is set, so no recovery point expires")
+    click.echo(
+        f"{verb} {len(result.points_deleted)} expired recovery point(s); {result.points_kept} kept"
+    )
+    click.echo(
+        f"{verb} {result.packs_deleted} pack(s), reclaiming"
+        f" {format_bytes(result.bytes_reclaimed)}; repacked {result.packs_repacked}"
+    )
+    if result.packs_waiting:
+        click.echo(
+            f"{result.packs_waiting} unreferenced pack(s) ({format_bytes(result.bytes_waiting)})"
+            f" wait for the grace period of {grace_hours:g} h and a second prune"
+        )

@@ -1,0 +1,66 @@
+"""The machine's settings kept in CAIRN_HOME, and copied into its registration in the vault:
+the backup policy.
+
+    CAIRN_HOME/policy.json   the policy in its JSON form (policy_to_json)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from cairn.core.errors import CairnError, UsageError
+from cairn.engine.home import Home, write_private
+from cairn.fs.exclusions import Exclusions
+from cairn.fs.timezone import machine_timezone
+from cairn.policy import Policy, parse_policy, policy_from_dict, policy_from_json, policy_to_json
+from cairn.vault.repository import Repository
+
+POLICY_FILE = "policy.json"
+
+
+def read_policy_file(text: str, today: date) -> Policy:
+    policy = parse_policy(text, default_timezone=machine_timezone(), today=today)
+    check_exclusions(policy)
+    return policy
+
+
+def policy_from_flags(data: dict[str, object], today: date) -> Policy:
+    policy = policy_from_dict(data, default_timezone=machine_timezone(), today=today)
+    check_exclusions(policy)
+    return policy
+
+
+def check_exclusions(policy: Policy) -> None:
+    """A bad pattern is refused when the policy is set, not at 3 a.m. (UsageError names it)."""
+    Exclusions(list(policy.exclude))
+
+
+def load_policy(home: Home) -> Policy | None:
+    path = home.path / POLICY_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        raise CairnError(f"{path} is damaged: set the policy again") from None
+    try:
+        return policy_from_json(doc)
+    except UsageError as e:
+        raise CairnError(f"{path} holds a policy this Cairn refuses ({e}): set it again") from None
+
+
+def require_policy(home: Home) -> Policy:
+    policy = load_policy(home)
+    if policy is None:
+        raise UsageError(
+            "no backup policy is set: `cairn policy set --file policy.toml` (see docs/policy.md)"
+        )
+    return policy
+
+
+def save_policy(home: Home, repo: Repository, policy: Policy, now: datetime) -> None:
+    """Keep the policy in CAIRN_HOME, then in the machine's registration in the vault."""
+    doc = policy_to_json(policy)
+    write_private(home.path / POLICY_FILE, json.dumps(doc, indent=1).encode() + b"\n")
+    repo.write_registration({"policy": doc}, now)
