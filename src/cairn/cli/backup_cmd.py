@@ -13,7 +13,6 @@ from cairn.core.errors import EXIT_WARNINGS, UsageError
 from cairn.core.units import format_bytes, format_duration
 from cairn.engine import settings
 from cairn.engine.backup import BackupOptions
-from cairn.engine import settings
 from cairn.engine.backup import backup as run_backup
 from cairn.engine.session import open_repository
 
