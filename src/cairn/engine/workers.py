@@ -116,7 +116,7 @@ class _Worker:
         self.chunker = Chunker(setup.key.chunker_key, cfg.chunk_avg, cfg.chunk_min, cfg.chunk_max)
         self.uploader = _Uploader(setup.store, layout, results)
         self._flushed: memoryview | None = None
-        self.packs = PackWriter(setup.key, self._hand_over, level=cfg.level)
+        self.packs = PackWriter(setup.key, self._hand_over, level=cfg.level, buffers=2)
 
     def _hand_over(self, pack_id: str, data: memoryview) -> None:
         self._flushed = data

@@ -31,7 +31,7 @@ DATA = 0
 TREE = 1
 KIND_TAGS = {DATA: b"data", TREE: b"tree"}
 _ENTRY = struct.Struct("<B32sIII")
-TARGET_PACK_BYTES = 16 << 20
+TARGET_PACK_BYTES = 8 << 20
 MAX_HEADER_ENTRIES = 1 << 20
 
 
@@ -76,7 +76,12 @@ def decode_header(data: bytes) -> list[PackEntry]:
 
 
 class PackWriter:
-    """Collects sealed blobs of one session; `flush` uploads a pack through `upload`."""
+    """Collects sealed blobs of one session; `flush` uploads a pack through `upload`.
+
+    With `buffers=1`, `upload` must be done with the data when it returns. With `buffers=2` the
+    writer fills the other buffer next, so `upload` may keep the data until the following `flush`
+    calls it again (an uploader that writes one pack while the next one fills).
+    """
 
     def __init__(
         self,
@@ -85,12 +90,15 @@ class PackWriter:
         *,
         level: int,
         target_bytes: int = TARGET_PACK_BYTES,
+        buffers: int = 1,
     ) -> None:
         self.session_id = new_session_id()
         self.sealer = Sealer(key.session_key(self.session_id), level)
         self._upload = upload
         self._target = target_bytes
-        self._buf = bytearray()
+        self._buffers = [bytearray() for _ in range(max(1, buffers))]
+        self._turn = 0
+        self._buf = self._buffers[0]
         self._size = 0
         self._entries: list[PackEntry] = []
 
@@ -101,8 +109,7 @@ class PackWriter:
     def _append(self, data: bytes | bytearray) -> None:
         end = self._size + len(data)
         if end > len(self._buf):
-            # Grown in quarter-pack steps; each pack gets a new buffer, since the uploader may
-            # still hold the last one.
+            # Grown in quarter-pack steps, then reused for every pack this writer makes.
             self._buf.extend(bytes(max(end - len(self._buf), self._target // 4)))
         self._buf[self._size : end] = data
         self._size = end
@@ -129,9 +136,10 @@ class PackWriter:
         self._append(self.session_id + struct.pack("<I", len(header)) + MAGIC)
         data = memoryview(self._buf)[: self._size]
         pack_id = content_hash(data).hex()
-        self._upload(pack_id, data)  # the data is the uploader's now: a new buffer is started
+        self._upload(pack_id, data)
         info = PackInfo(pack_id, self.session_id, self._size, tuple(self._entries))
-        self._buf = bytearray()
+        self._turn = (self._turn + 1) % len(self._buffers)
+        self._buf = self._buffers[self._turn]
         self._size = 0
         self._entries = []
         return info
