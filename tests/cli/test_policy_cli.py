@@ -171,3 +171,39 @@ def test_prune_without_a_policy_expires_nothing(registered: Cli, tmp_path: Path)
     assert out["points_deleted"] == [] and out["points_kept"] == 1 and out["dry_run"] is True
     registered.run("prune")
     registered.run("check", "--read-data")
+
+
+def test_policy_set_with_flags_for_the_common_case(registered: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    registered.run(
+        "policy",
+        "set",
+        "--item",
+        str(src),
+        "--exclude",
+        "*.tmp",
+        "--daily",
+        "21:00",
+        "--keep-days",
+        "30",
+        "--keep-weeks",
+        "12",
+        "--weekly-on",
+        "sun",
+        "--timezone",
+        "America/New_York",
+    )
+    shown = json.loads(registered.run("policy", "show", "--json").stdout)
+    assert shown["schedule"] == {"frequency": "daily", "times": ["21:00"]} or (
+        shown["schedule"]["frequency"] == "daily" and shown["schedule"]["times"] == ["21:00"]
+    )
+    assert shown["retention"]["daily"]["days"] == 30
+    assert shown["retention"]["weekly"]["weeks"] == 12
+    assert shown["retention"]["weekly"]["days_of_week"] == ["sun"]
+    assert shown["policy"]["timezone"] == "America/New_York"
+    proc = registered.run(
+        "policy", "set", "--item", str(src), "--daily", "21:00", "--keep-days", "3", expect=2
+    )
+    assert "retention.daily.days" in proc.stderr
+    registered.run("policy", "set", "--daily", "21:00", "--keep-days", "7", expect=2)

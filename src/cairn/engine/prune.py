@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError
 from cairn.core.events import Progress, Reporter
 from cairn.policy import PointFacts, Policy, expired
-from cairn.vault.index import Index
+from cairn.vault.index import Index, Location
 from cairn.vault.packs import TREE, PackInfo
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
@@ -87,25 +87,37 @@ def mark(repo: Repository, index: Index, points: Iterable[RecoveryPoint]) -> set
     return used
 
 
+def _owners(
+    index: Index, used: set[bytes], listing: dict[str, int], first_seen: dict[str, datetime]
+) -> dict[bytes, str]:
+    """The one pack each used blob is kept in. A blob may sit in several packs (two workers met
+    it at once; a repack copied it): packs no prune has marked unreferenced are preferred, so a
+    repacked pack's blobs belong to their new copy and the old pack can go."""
+    order = sorted((p for p in index.packs if p in listing), key=lambda p: (p in first_seen, p))
+    owner: dict[bytes, str] = {}
+    for pack_id in order:
+        for e in index.packs[pack_id].entries:
+            if e.blob_id in used and e.blob_id not in owner:
+                owner[e.blob_id] = pack_id
+    return owner
+
+
 def _repack(
-    repo: Repository, index: Index, packs: list[PackInfo], used: set[bytes]
+    repo: Repository, index: Index, packs: list[PackInfo], owner: dict[bytes, str]
 ) -> list[PackInfo]:
-    """Copy the used blobs of `packs` into new packs; returns the new packs (already indexed)."""
+    """Copy the blobs `packs` own into new packs; returns the new packs (already indexed)."""
     writer = repo.pack_writer()
     new: list[PackInfo] = []
-    copied: set[bytes] = set()
     for pack in packs:
         data = repo.store.get(repo.layout.pack(pack.pack_id))
         view = memoryview(data)
         for e in pack.entries:
-            if e.blob_id not in used or e.blob_id in copied:
+            if owner.get(e.blob_id) != pack.pack_id:
                 continue
-            loc = index.get(e.blob_id)
-            if loc is None or loc.pack_id != pack.pack_id:
-                continue  # its indexed copy lives in another pack
-            plain = repo.open_blob(loc, e.blob_id, view[e.offset : e.offset + e.length])
+            here = Location(pack.pack_id, pack.session_id, e.kind, e.offset, e.length, e.raw_length)
+            plain = repo.open_blob(here, e.blob_id, view[e.offset : e.offset + e.length])
             info = writer.add(e.kind, e.blob_id, plain)
-            copied.add(e.blob_id)
+            owner[e.blob_id] = ""  # copied: never twice
             if info is not None:
                 new.append(info)
     info = writer.flush()
@@ -147,16 +159,14 @@ def prune(
                 f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
                 " recovery points need are missing. Run `cairn check --read-data`"
             )
+        _, first_seen = repo.read_prune_state()
+        owner = _owners(index, used, listing, first_seen)
         unused_share: dict[str, float] = {}
         for pack_id, pack in index.packs.items():
             if pack_id not in listing:
                 continue
             total = sum(e.length for e in pack.entries) or 1
-            live = sum(
-                e.length
-                for e in pack.entries
-                if e.blob_id in used and (loc := index.get(e.blob_id)) and loc.pack_id == pack_id
-            )
+            live = sum(e.length for e in pack.entries if owner.get(e.blob_id) == pack_id)
             unused_share[pack_id] = 1 - live / total
         to_repack = [
             index.packs[p]
@@ -173,7 +183,7 @@ def prune(
             except BlobNotFound:
                 pass
 
-        new_packs = _repack(repo, index, to_repack, used) if to_repack else []
+        new_packs = _repack(repo, index, to_repack, owner) if to_repack else []
         for info in new_packs:
             index.add_pack(info)
         result.packs_repacked = len(to_repack)
@@ -181,7 +191,7 @@ def prune(
 
         # Unreferenced now: wholly unused indexed packs, repacked ones, and packs no index names.
         unreferenced_now = {p for p in listing if p in repacked or unused_share.get(p, 1.0) >= 1.0}
-        state_ids, first_seen = repo.read_prune_state()
+        state_ids, first_seen = repo.read_prune_state()  # again: nothing else may have run
         deletable = {
             p for p in unreferenced_now if p in first_seen and now - first_seen[p] >= grace
         }

@@ -59,6 +59,7 @@ class _File:
     chunks_left: int = 0
     fd: int = -1
     damaged: bool = False
+    problem: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -286,10 +287,11 @@ class _Restorer:
             self.result.bytes += node.size
             self.progress.files_done += 1
 
-    def write_chunk(self, f: _File, offset: int, data: bytes | None) -> None:
+    def write_chunk(self, f: _File, offset: int, data: bytes | None, problem: str = "") -> None:
         with f.lock:
             if data is None:
                 f.damaged = True
+                f.problem = f.problem or problem
             elif not f.damaged:
                 if f.fd < 0:
                     f.fd = create_new(f.write_to)
@@ -316,6 +318,7 @@ class _Restorer:
                 data = None
         for blob_id, loc, users in sorted(needs, key=lambda n: n[1].offset):
             plain: bytes | None
+            problem = ""
             try:
                 if data is not None:
                     sealed: bytes | memoryview = memoryview(data)[
@@ -328,8 +331,9 @@ class _Restorer:
                 if isinstance(e, NoSpace):
                     raise
                 plain = None
+                problem = f"chunk {blob_id.hex()[:16]} in pack {pack_id[:16]}: {e}"
             for f, offset in users:
-                self.write_chunk(f, offset, plain)
+                self.write_chunk(f, offset, plain, problem)
             with self.lock:
                 self.progress.bytes_done += loc.raw_length * len(users)
 
@@ -347,6 +351,7 @@ class _Restorer:
                 if loc is None:
                     with f.lock:
                         f.damaged = True
+                        f.problem = f.problem or f"chunk {cid.hex()[:16]} is not in the index"
                         f.chunks_left -= 1
                         if f.chunks_left == 0:
                             self.complete(f)
@@ -382,6 +387,7 @@ class _Restorer:
         for f in self.files:
             if f.damaged:
                 self.result.damaged.append(os.fsdecode(f.dest))
+                self.reporter.warn(os.fsdecode(f.dest), f"not restored: {f.problem}")
         for path, dnode in reversed(self.dirs):
             self.finish_metadata(path, dnode)
             self.result.dirs += 1

@@ -71,7 +71,7 @@ class WorkerSetup:
 
 class _Uploader:
     """Writes a worker's packs on a thread, so reading and compressing go on while the last pack
-    is written and fsync'd. One pack waits at most; a pack is announced to the parent only once
+    is written and fsync'd. One pack is written at a time; a pack is announced to the parent only once
     it is stored (the write order: packs before the index that names them)."""
 
     def __init__(self, store: BlobStore, layout: MachineLayout, results: Any) -> None:
@@ -86,15 +86,20 @@ class _Uploader:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             info, data = item
-            if self.error is not None:
-                continue
             try:
-                self._store.put(self._layout.pack(info.pack_id), data)
-                self._results.put(("pack", info))
-            except BaseException as e:
+                if self.error is None:
+                    self._store.put(self._layout.pack(info.pack_id), data)
+                    self._results.put(("pack", info))
+            except BaseException as e:  # noqa: BLE001 - raised again in the worker's loop
                 self.error = e
+            finally:
+                del data, item
+                self._queue.task_done()
 
     def send(self, info: PackInfo, data: memoryview) -> None:
+        """Hand over a pack; waits until the one before it is stored, because the pack writer
+        refills that one's buffer next (two buffers per worker)."""
+        self._queue.join()
         if self.error is not None:
             raise self.error
         self._queue.put((info, data))
