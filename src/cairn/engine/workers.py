@@ -90,7 +90,7 @@ class _Uploader:
                 if self.error is None:
                     self._store.put(self._layout.pack(info.pack_id), data)
                     self._results.put(("pack", info))
-            except BaseException as e:  # noqa: BLE001 - raised again in the worker's loop
+            except BaseException as e:
                 self.error = e
             finally:
                 del data, item
