@@ -59,13 +59,13 @@ def test_round_trip_restores_every_kind_of_entry(machine: Machine) -> None:
 def test_unchanged_files_are_not_read_again(machine: Machine) -> None:
     src = machine.tmp / "src"
     make_tree(src)
-    first = backup(machine.repo(), BackupOptions([str(src)]))
-    second = backup(machine.repo(), BackupOptions([str(src)]))
+    first = backup(machine.repo(), BackupOptions([str(src)], racy_window_ns=0))
+    second = backup(machine.repo(), BackupOptions([str(src)], racy_window_ns=0))
     assert second.point.stats.files_unchanged == first.point.stats.files
     assert second.point.stats.bytes_read == 0
     assert second.point.tree == first.point.tree
     (src / "docs" / "a.txt").write_text("changed")
-    third = backup(machine.repo(), BackupOptions([str(src)]))
+    third = backup(machine.repo(), BackupOptions([str(src)], racy_window_ns=0))
     assert third.point.stats.files_changed == 2  # a.txt and its hard link
     assert third.point.stats.bytes_read == len("changed")
     assert third.point.parent == second.point.id
@@ -263,3 +263,32 @@ def test_a_device_node_round_trips(machine: Machine) -> None:
     assert stat.S_ISCHR(st.st_mode)
     assert os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3
     assert stat.S_IMODE(st.st_mode) == 0o640
+
+
+def test_hard_links_far_apart_in_the_walk_are_backed_up(machine: Machine) -> None:
+    # The second name is met long after the first one was read (more than a batch later).
+    src = machine.tmp / "src"
+    (src / "a").mkdir(parents=True)
+    (src / "a" / "first").write_bytes(os.urandom(9 << 20))
+    (src / "m").mkdir()
+    for i in range(600):
+        (src / "m" / f"f{i:03d}").write_text(f"filler {i}")
+    (src / "z").mkdir()
+    os.link(src / "a" / "first", src / "z" / "second")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "r"
+    restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    restored = target / str(src).lstrip("/")
+    assert (restored / "z" / "second").read_bytes() == (src / "a" / "first").read_bytes()
+    assert os.stat(restored / "z" / "second").st_ino == os.stat(restored / "a" / "first").st_ino
+    machine.check_clean()
+
+
+def test_a_file_written_just_before_the_backup_is_read_again_next_time(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "fresh.txt").write_text("v1")
+    backup(machine.repo(), BackupOptions([str(src)]))
+    again = backup(machine.repo(), BackupOptions([str(src)])).point
+    # Its stamps were too recent to trust: the second backup read it again.
+    assert again.stats.files_changed == 1 and again.stats.bytes_read == 2

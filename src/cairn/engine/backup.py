@@ -55,6 +55,9 @@ class BackupOptions:
     substitutes: str | None = None
     retain_until: str | None = None
     workers: int = 2
+    # A file modified this shortly before the backup started may hide a write made in the same
+    # timestamp tick as its read: it is read again next time (wider than any filesystem's tick).
+    racy_window_ns: int = 2_000_000_000
 
 
 @dataclass
@@ -137,6 +140,7 @@ class _Backup:
         excludes: Exclusions,
         reporter: Reporter,
         workers: int,
+        racy_window_ns: int = 2_000_000_000,
     ) -> None:
         self.repo = repo
         self.index = index
@@ -157,6 +161,9 @@ class _Backup:
         self.trees_written: set[bytes] = set()
         self.unindexed: list[PackInfo] = []
         self.items_found = 0
+        self.link_of: dict[int, tuple[int, int]] = {}
+        # Stamps this recent may hide a write made while the file was read (see read_done).
+        self.racy_after_ns = time.time_ns() - racy_window_ns
 
     # --- the previous recovery point ---------------------------------------------------------
 
@@ -265,6 +272,7 @@ class _Backup:
         self.refs += 1
         if link is not None:
             self.links[link] = (ref, e)
+            self.link_of[ref] = link
         self.pending[ref] = (e, d, fs.path)
         d.pending += 1
         self.batch.append(FileTask(ref, fs.path, st.st_size))
@@ -334,6 +342,9 @@ class _Backup:
 
     def read_done(self, r: FileResult) -> None:
         e, d, path = self.pending.pop(r.ref)
+        link = self.link_of.pop(r.ref, None)
+        if link is not None:
+            self.links[link] = (None, e)  # later names of this inode copy it at once
         shown = os.fsdecode(path)
         self.progress.files_done += 1
         self.progress.bytes_done += r.size
@@ -345,6 +356,11 @@ class _Backup:
             e["content"] = [c.hex() for c in r.content]
             e["size"] = r.size
             e["mtime_ns"], e["ctime_ns"], e["inode"] = r.mtime_ns, r.ctime_ns, r.inode
+            if r.mtime_ns >= self.racy_after_ns:
+                # Racily clean (as git calls it): a write in the same clock tick as the read would
+                # leave these stamps alone. Record a ctime no file has, so the next backup reads
+                # this file again instead of trusting the stamps.
+                e["ctime_ns"] = 0
             self.stats.bytes_read += r.size
             self.stats.bytes_added += r.new_bytes
             if r.changed:
@@ -479,7 +495,7 @@ def backup(
         repo.recover_packs(index)
         points = repo.list_points()
         parent = points[-1] if points else None
-        run = _Backup(repo, index, excludes, reporter, options.workers)
+        run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
         if reporter.on_progress is not None:
             threading.Thread(
                 target=count, args=(items, excludes, run.progress), daemon=True
