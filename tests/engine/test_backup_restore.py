@@ -292,3 +292,15 @@ def test_a_file_written_just_before_the_backup_is_read_again_next_time(machine: 
     again = backup(machine.repo(), BackupOptions([str(src)])).point
     # Its stamps were too recent to trust: the second backup read it again.
     assert again.stats.files_changed == 1 and again.stats.bytes_read == 2
+
+
+def test_an_item_below_a_symlinked_folder_can_be_restored(machine: Machine) -> None:
+    real = machine.tmp / "data-disk" / "home"
+    (real / "docs").mkdir(parents=True)
+    (real / "docs" / "note.txt").write_text("reached through a symlink")
+    os.symlink(real, machine.tmp / "home")  # like /home -> /data/home
+    item = machine.tmp / "home" / "docs"
+    point = backup(machine.repo(), BackupOptions([str(item)])).point
+    target = machine.tmp / "r"
+    restore(machine.repo(), point, RestoreOptions([str(item)], str(target)))
+    assert (target / str(item).lstrip("/") / "note.txt").read_text() == "reached through a symlink"

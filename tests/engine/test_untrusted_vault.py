@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.core.errors import UnsafePath
+from cairn.core.errors import CairnError, UnsafePath
 from cairn.core.ids import random_id
 from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.check import check
@@ -86,8 +86,10 @@ def test_planted_symlink_in_the_target_is_not_followed(machine: Machine) -> None
     planted = target / str(src).lstrip("/")
     planted.mkdir(parents=True)
     os.symlink(elsewhere, planted / "dir")
-    with pytest.raises(UnsafePath):
+    with pytest.raises(CairnError) as e:
         restore(machine.repo(), point, RestoreOptions(target=str(target), conflict="overwrite"))
+    # Refused, as a local problem (exit 1), not as damage in the vault (exit 14).
+    assert e.value.exit_code == 1 and "symlink" in str(e.value)
     assert os.listdir(elsewhere) == []
 
 

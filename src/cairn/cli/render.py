@@ -32,6 +32,7 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         return
     # rich is imported only when a bar is drawn: scripts and no-change backups skip its cost.
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -58,7 +59,7 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
     def warn_above_bar(w: events.Warning_) -> None:
         if not quiet_warnings:
             where = f"{w.path}: " if w.path else ""
-            err.print(f"[yellow]warning:[/] {where}{w.message}", markup=True, highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(where + w.message)}", highlight=False)
 
     last = [0.0]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -27,7 +27,7 @@ def hkdf(secret: bytes, info: bytes, length: int = 32) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class MasterKey:
-    secret: bytes
+    secret: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) != MASTER_KEY_BYTES:

@@ -19,8 +19,10 @@ the job ends "completed with warnings"; vault-side problems stop the job with th
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -430,6 +432,9 @@ class _Backup:
                 self.reporter.warn(os.fsdecode(item), f"cannot back up: {err.strerror}")
                 continue
             self.items_found += 1
+            if item == b"/":
+                self.whole_root(root)
+                continue
             parts = item.strip(b"/").split(b"/")
             here = root
             for depth, part in enumerate(parts[:-1]):
@@ -453,6 +458,12 @@ class _Backup:
         path = b"/" + b"/".join(parts[: depth + 1])
         try:
             fs = stat_entry(path)
+            if fs.kind == "symlink":
+                # A folder above an item reached through a symlink (/home -> /data/home) is
+                # recorded as the folder it leads to, so the item can be found and restored.
+                fs = FsEntry(fs.name, fs.path, "dir", os.stat(path))
+                if not stat.S_ISDIR(fs.st.st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, "not a folder", path)
         except OSError as err:
             raise UsageError(
                 f"cannot back up {os.fsdecode(item)}: {os.fsdecode(path)}: {err.strerror}"
@@ -463,6 +474,14 @@ class _Backup:
         here.children.append(sub)
         here.pending += 1
         return sub
+
+    def whole_root(self, root: _Dir) -> None:
+        """The item "/": the root tree is the listing of / itself."""
+        before = _by_name(root.old_entries)
+        for child in list_dir(b"/"):
+            if self.excludes.excludes(child.path, child.kind == "dir"):
+                continue
+            root.children.append(self.entry(child, before.get(child.name), root))
 
     def close_ancestors(self, root: _Dir, ancestors: list[_Dir]) -> _Dir:
         """Folders above the items hold children in item order: sort them by name bytes, as every

@@ -20,7 +20,14 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from cairn.core.errors import CairnError, IntegrityError, NoSpace, UnsafePath, UsageError
+from cairn.core.errors import (
+    BlobNotFound,
+    CairnError,
+    IntegrityError,
+    NoSpace,
+    UnsafePath,
+    UsageError,
+)
 from cairn.core.events import Progress, Reporter
 from cairn.fs.conflict import copy_name
 from cairn.fs.metadata import apply_metadata, apply_metadata_fd, create_special
@@ -58,9 +65,15 @@ class _File:
     write_to: bytes
     chunks_left: int = 0
     fd: int = -1
+    created: bool = False
     damaged: bool = False
     problem: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _reopen(path: bytes) -> int:
+    """Open a file this restore created, to write more of it (never through a symlink)."""
+    return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
 def _lookup(repo: Repository, index: Index, root: bytes, path: str) -> tuple[list[bytes], Node]:
@@ -123,7 +136,7 @@ class _Restorer:
         if stat.S_ISLNK(st.st_mode) and ancestor and os.path.isdir(path):
             return True  # the machine's own symlinked folder above an item (/home -> /data/home)
         if stat.S_ISLNK(st.st_mode):
-            raise UnsafePath(
+            raise CairnError(
                 f"{os.fsdecode(path)} is a symlink where the recovery point has a folder: refusing to"
                 " restore through it; move it away and restore again"
             )
@@ -260,7 +273,7 @@ class _Restorer:
                 pass
             return
         if f.fd < 0:
-            f.fd = create_new(f.write_to)
+            f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
         node = f.node
         try:
             problems = apply_metadata_fd(
@@ -294,7 +307,8 @@ class _Restorer:
                 f.problem = f.problem or problem
             elif not f.damaged:
                 if f.fd < 0:
-                    f.fd = create_new(f.write_to)
+                    f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
+                    f.created = True
                 view = memoryview(data)
                 while view:
                     n = os.pwrite(f.fd, view, offset)
@@ -303,6 +317,11 @@ class _Restorer:
             f.chunks_left -= 1
             if f.chunks_left == 0:
                 self.complete(f)
+            elif f.fd >= 0:
+                # Packs come in no order of files: keep no descriptor open between chunks, or a
+                # restore of many large files runs out of them.
+                os.close(f.fd)
+                f.fd = -1
 
     def restore_pack(
         self, pack_id: str, needs: list[tuple[bytes, Location, list[tuple[_File, int]]]]
@@ -327,10 +346,8 @@ class _Restorer:
                 else:
                     sealed = self.repo.store.get(name, loc.offset, loc.length)
                 plain = self.repo.open_blob(loc, blob_id, sealed)
-            except (IntegrityError, CairnError) as e:
-                if isinstance(e, NoSpace):
-                    raise
-                plain = None
+            except (IntegrityError, BlobNotFound) as e:
+                plain = None  # damaged or missing in the vault: reported by file path
                 problem = f"chunk {blob_id.hex()[:16]} in pack {pack_id[:16]}: {e}"
             for f, offset in users:
                 self.write_chunk(f, offset, plain, problem)
@@ -365,10 +382,28 @@ class _Restorer:
             (pid, [(cid, loc, users) for cid, (loc, users) in blobs.items()])
             for pid, blobs in sorted(by_pack.items())
         ]
-        with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
+        pool = ThreadPoolExecutor(max(1, self.options.workers))
+        try:
             for fut in [pool.submit(self.restore_pack, pid, needs) for pid, needs in jobs]:
                 fut.result()
                 self.reporter.progress(self.progress)
+        except BaseException:
+            # Stop at once (Ctrl-C, a full disk, a storage failure); leave no half file behind.
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.abandon()
+            raise
+        pool.shutdown(wait=True)
+
+    def abandon(self) -> None:
+        for f in self.files:
+            if f.fd >= 0:
+                os.close(f.fd)
+                f.fd = -1
+            if f.chunks_left > 0 and f.created:
+                try:
+                    os.unlink(f.write_to)
+                except OSError:
+                    pass
 
     def run(self, selections: list[tuple[list[bytes], Node]], dest_root: bytes) -> RestoreResult:
         self.progress.files_total = 0
@@ -379,6 +414,7 @@ class _Restorer:
         self.restore_data()
         for dest, first, _node in self.link_followers:
             if first.damaged:
+                self.result.damaged.append(os.fsdecode(dest))
                 continue
             if os.path.lexists(dest):
                 os.unlink(dest)

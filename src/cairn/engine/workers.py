@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,13 +148,18 @@ class _Worker:
             result.stored_bytes += self.packs.pending_bytes - before
 
     def read_file(self, task: FileTask) -> FileResult:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         try:
             try:
-                fd = os.open(task.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | _O_NOATIME)
+                fd = os.open(task.path, flags | _O_NOATIME)
             except PermissionError:
-                fd = os.open(task.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = os.open(task.path, flags)
         except OSError as e:
             return FileResult(task.ref, [], 0, 0, 0, 0, error=f"cannot read: {e.strerror}")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)  # replaced (by a fifo, say) since the walk: never block on it
+            return FileResult(task.ref, [], 0, 0, 0, 0, error="is no longer a regular file")
+        os.set_blocking(fd, True)
         with io.FileIO(fd, "rb", closefd=True) as f:
             st0 = os.fstat(fd)
             result = FileResult(task.ref, [], 0, st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino)
@@ -252,6 +258,7 @@ class WorkerPool:
                 break
             except queue.Full:
                 self.poll(block=False)
+                self._check_alive()
         self.poll(block=False)
 
     def poll(self, *, block: bool) -> None:
@@ -280,6 +287,14 @@ class WorkerPool:
                 self._handle(msg)
             if block:
                 return
+
+    def _check_alive(self) -> None:
+        dead = [p for p in self._procs if not p.is_alive() and p.exitcode not in (0, None)]
+        if dead:
+            raise CairnError(
+                f"a backup worker died (exit code {dead[0].exitcode}); the vault is"
+                " consistent: run the backup again"
+            )
 
     def finish(self) -> None:
         """Let the workers flush their last packs and stop; handle everything they send."""

@@ -96,21 +96,21 @@ def apply_metadata(
         target_uid, target_gid = _owner(uid, gid, user, group)
         try:
             os.lchown(path, target_uid, target_gid)
-        except OSError as e:
+        except (OSError, OverflowError, TypeError, ValueError) as e:
             warnings.append(_warning(path, f"cannot set owner {target_uid}:{target_gid}", e))
     for name, value in xattrs.items():
         try:
             platform.set_xattr(path, name, value)
-        except OSError as e:
+        except (OSError, OverflowError, TypeError, ValueError) as e:
             warnings.append(_warning(path, f"cannot set extended attribute {name!r}", e))
     if kind != "symlink":
         try:
             platform.chmod_nofollow(path, stat.S_IMODE(mode))
-        except OSError as e:
+        except (OSError, OverflowError, TypeError, ValueError) as e:
             warnings.append(_warning(path, f"cannot set mode {stat.S_IMODE(mode):04o}", e))
     try:
         os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
-    except OSError as e:
+    except (OSError, OverflowError, TypeError, ValueError) as e:
         warnings.append(_warning(path, "cannot set modification time", e))
     return warnings
 
@@ -145,20 +145,20 @@ def apply_metadata_fd(
         target_uid, target_gid = _owner(uid, gid, user, group)
         try:
             os.fchown(fd, target_uid, target_gid)
-        except OSError as e:
+        except (OSError, OverflowError, TypeError, ValueError) as e:
             warnings.append(_warning(path, f"cannot set owner {target_uid}:{target_gid}", e))
     for name, value in xattrs.items():
         try:
             os.setxattr(fd, name, value)
-        except OSError as e:
+        except (OSError, OverflowError, TypeError, ValueError) as e:
             warnings.append(_warning(path, f"cannot set extended attribute {name!r}", e))
     try:
         os.fchmod(fd, stat.S_IMODE(mode))
-    except OSError as e:
+    except (OSError, OverflowError, TypeError, ValueError) as e:
         warnings.append(_warning(path, f"cannot set mode {stat.S_IMODE(mode):04o}", e))
     try:
         os.utime(fd, ns=(mtime_ns, mtime_ns))
-    except OSError as e:
+    except (OSError, OverflowError, TypeError, ValueError) as e:
         warnings.append(_warning(path, "cannot set modification time", e))
     return warnings
 
@@ -190,5 +190,6 @@ def _shown(path: bytes) -> str:
     return path.decode("utf-8", "backslashreplace")
 
 
-def _warning(path: bytes, what: str, error: OSError) -> str:
-    return f"{_shown(path)}: {what}: {error.strerror or error}"
+def _warning(path: bytes, what: str, error: Exception) -> str:
+    reason = error.strerror if isinstance(error, OSError) else None
+    return f"{_shown(path)}: {what}: {reason or error}"

@@ -69,6 +69,7 @@ class Lock:
 
     def release(self) -> None:
         self._stop.set()
+        self._thread.join(timeout=10)  # a refresh racing the delete would bring the lock back
         try:
             self._locks.store.delete(self._locks.layout.lock(self.record.lock_id))
         except StorageError:
@@ -124,9 +125,11 @@ class LockManager:
         return out
 
     def is_stale(self, record: LockRecord, now: datetime) -> bool:
-        if now - record.time > STALE_AFTER:
-            return True
-        return record.host == self.host and not _pid_alive(record.pid)
+        """On this host a lock is stale only when its process is gone (a suspended laptop's
+        backup is alive however old its lock looks); elsewhere, when it was not refreshed."""
+        if record.host == self.host:
+            return not _pid_alive(record.pid)
+        return now - record.time > STALE_AFTER
 
     def acquire(self, *, exclusive: bool, purpose: str) -> Lock:
         now = self.clock.now()

@@ -150,6 +150,8 @@ class Repository:
             if pack_id in index.packs:
                 continue
             try:
+                if content_hash(self.store.get(self.layout.pack(pack_id))).hex() != pack_id:
+                    continue  # damaged: not trusted for dedup; check reports it, prune removes it
                 info = self.read_pack_header(pack_id, size)
             except (IntegrityError, BlobNotFound):
                 continue  # a damaged orphan is left for check to report and prune to remove
