@@ -298,8 +298,8 @@ def test_an_item_below_a_symlinked_folder_can_be_restored(machine: Machine) -> N
     real = machine.tmp / "data-disk" / "home"
     (real / "docs").mkdir(parents=True)
     (real / "docs" / "note.txt").write_text("reached through a symlink")
-    os.symlink(real, machine.tmp / "home")  # like /home -> /data/home
-    item = machine.tmp / "home" / "docs"
+    os.symlink(real, machine.tmp / "users")  # like /home -> /data/home
+    item = machine.tmp / "users" / "docs"
     point = backup(machine.repo(), BackupOptions([str(item)])).point
     target = machine.tmp / "r"
     restore(machine.repo(), point, RestoreOptions([str(item)], str(target)))
