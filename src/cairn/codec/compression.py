@@ -8,7 +8,7 @@ import zstandard
 
 from cairn.core.errors import IntegrityError
 
-DEFAULT_LEVEL = 3
+DEFAULT_LEVEL = 2
 _local = threading.local()
 
 
