@@ -23,6 +23,9 @@ head -c 5000000 /dev/urandom > "$DEMO/data/photos/holiday.raw"
 cp "$DEMO/data/photos/holiday.raw" "$DEMO/data/photos/holiday-copy.raw"
 echo "scratch" > "$DEMO/data/cache/tmp.tmp"
 ln -s docs/reports/r1.txt "$DEMO/data/latest-report"
+# Files written in the last 2 seconds are read again by the next backup (a write in the same
+# timestamp tick could hide); date the sample an hour back, as files usually are.
+find "$DEMO/data" -exec touch -h -d '1 hour ago' {} +
 echo "sample tree: $(find "$DEMO/data" -type f | wc -l) files, $(du -sh "$DEMO/data" | cut -f1)"
 
 step "cairn vault create $DEMO/vault"
