@@ -304,3 +304,15 @@ def test_an_item_below_a_symlinked_folder_can_be_restored(machine: Machine) -> N
     target = machine.tmp / "r"
     restore(machine.repo(), point, RestoreOptions([str(item)], str(target)))
     assert (target / str(item).lstrip("/") / "note.txt").read_text() == "reached through a symlink"
+
+
+def test_overlapping_selections_restore_once(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / "a" / "b" / "f.txt").write_text("once")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "r"
+    paths = [str(src / "a"), str(src / "a" / "b"), str(src / "a") + "/"]
+    result = restore(machine.repo(), point, RestoreOptions(paths, str(target)))
+    assert result.files == 1
+    assert (target / str(src).lstrip("/") / "a" / "b" / "f.txt").read_text() == "once"

@@ -23,6 +23,7 @@ import errno
 import os
 import socket
 import stat
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -515,6 +516,8 @@ def backup(
         points = repo.list_points()
         parent = points[-1] if points else None
         run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
+        # The walk recurses once per folder level (two frames a level): allow deep trees.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
         if reporter.on_progress is not None:
             threading.Thread(
                 target=count, args=(items, excludes, run.progress), daemon=True

@@ -71,6 +71,16 @@ class _File:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _outermost(paths: list[str]) -> list[str]:
+    """Selected paths without repeats or paths inside another selected one."""
+    norm = sorted({"/" + "/".join(p for p in path.split("/") if p) for path in paths})
+    out: list[str] = []
+    for p in norm:
+        if not any(p == q or q == "/" or p.startswith(q + "/") for q in out):
+            out.append(p)
+    return out
+
+
 def _reopen(path: bytes) -> int:
     """Open a file this restore created, to write more of it (never through a symlink)."""
     return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -449,7 +459,7 @@ def restore(
         dest_root = b"/"
     with repo.locks.acquire(exclusive=False, purpose="restore"):
         index = repo.load_index()
-        paths = options.paths or ["/"]
+        paths = _outermost(options.paths or ["/"])
         selections = [_lookup(repo, index, point.tree, p) for p in paths]
         try:
             result = _Restorer(repo, index, point, options, reporter).run(selections, dest_root)

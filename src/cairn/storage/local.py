@@ -1,4 +1,5 @@
-"""A `BlobStore` in a local folder. Writes go to a temp file, are fsync'd, then renamed into place."""
+"""A `BlobStore` in a local folder. Writes go to a temp file, are fsync'd, then renamed into place,
+and the folder is fsync'd after a rename or a delete, so the order of writes survives a power cut."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ class LocalBlobStore:
         directory = os.path.dirname(path)
         tmp = os.path.join(directory, TEMP_PREFIX + secrets.token_hex(8))
         try:
-            os.makedirs(directory, exist_ok=True)
+            if not os.path.isdir(directory):
+                os.makedirs(directory, exist_ok=True)
+                _fsync_dir(os.path.dirname(directory))
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 view = memoryview(data)
@@ -44,6 +47,9 @@ class LocalBlobStore:
             finally:
                 os.close(fd)
             os.rename(tmp, path)
+            # The rename is durable only once the folder is: the write order (packs, index,
+            # recovery point) must survive a power cut, not just a killed process.
+            _fsync_dir(directory)
         except OSError as e:
             try:
                 os.unlink(tmp)
@@ -94,7 +100,17 @@ class LocalBlobStore:
                         continue
 
     def delete(self, name: str) -> None:
+        path = self._path(name)
         try:
-            os.unlink(self._path(name))
+            os.unlink(path)
+            _fsync_dir(os.path.dirname(path))
         except OSError as e:
             raise self._fail("deleting", name, e) from None
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
