@@ -65,11 +65,14 @@ def ls(
                 }
             )
             continue
-        when = datetime.fromtimestamp(n.mtime_ns / 1e9, UTC).astimezone()
+        try:
+            when = f"{datetime.fromtimestamp(n.mtime_ns / 1e9, UTC).astimezone():%Y-%m-%d %H:%M}"
+        except (OverflowError, OSError, ValueError):
+            when = "????-??-?? ??:??"  # a time no clock shows: the vault says so, ls goes on
         suffix = f" -> {n.target.decode(errors='replace')}" if n.target is not None else ""
         click.echo(
             f"{_mode(n)} {n.user or n.uid!s:>8} {n.group or n.gid!s:>8} {n.size:>12}"
-            f" {when:%Y-%m-%d %H:%M} {item.path}{suffix}"
+            f" {when} {item.path}{suffix}"
         )
 
 
