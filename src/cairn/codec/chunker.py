@@ -20,7 +20,7 @@ from pyfastcdc import FastCDC
 AVG_SIZE = 1 << 20
 MIN_SIZE = 256 << 10
 MAX_SIZE = 4 << 20
-BUFFER_SIZE = 3 * MAX_SIZE
+BUFFER_SIZE = 2 * MAX_SIZE
 
 
 def permutation(key: bytes) -> bytes:
@@ -61,7 +61,7 @@ class Chunker:
         self.min_size = min_size
         self.max_size = max_size
         check_sizes(avg_size, min_size, max_size)
-        self.buffer_size = max(BUFFER_SIZE, 3 * max_size)
+        self.buffer_size = max(BUFFER_SIZE, 2 * max_size)
         self._buffer: bytearray | None = None
 
     def cut(self, data: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
