@@ -201,7 +201,10 @@ def prune(
         # The index in force must not name a pack about to be deleted: write the new segments,
         # then one that supersedes every segment there was before them.
         before = sorted(set(repo.list_segments()))
-        remaining = [info for pid, info in index.packs.items() if pid not in deletable]
+        present = listing.keys() | {p.pack_id for p in new_packs}
+        remaining = [
+            info for pid, info in index.packs.items() if pid in present and pid not in deletable
+        ]
         for start in range(0, len(remaining), PACKS_PER_SEGMENT):
             repo.write_segment(remaining[start : start + PACKS_PER_SEGMENT])
         superseded = before
