@@ -19,6 +19,7 @@ import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from cairn.core.errors import (
     BlobNotFound,
@@ -256,19 +257,21 @@ class _Restorer:
 
     # --- data ------------------------------------------------------------------------------------
 
+    def metadata(self, node: Node) -> dict[str, Any]:
+        """What the fs layer's metadata appliers take, from a tree entry."""
+        return {
+            "mode": node.mode,
+            "mtime_ns": node.mtime_ns,
+            "uid": node.uid,
+            "gid": node.gid,
+            "user": node.user,
+            "group": node.group,
+            "xattrs": node.xattrs,
+            "set_owner": self.set_owner,
+        }
+
     def finish_metadata(self, path: bytes, node: Node) -> None:
-        for w in apply_metadata(
-            path,
-            kind=node.kind,  # type: ignore[arg-type]
-            mode=node.mode,
-            mtime_ns=node.mtime_ns,
-            uid=node.uid,
-            gid=node.gid,
-            user=node.user,
-            group=node.group,
-            xattrs=node.xattrs,
-            set_owner=self.set_owner,
-        ):
+        for w in apply_metadata(path, kind=node.kind, **self.metadata(node)):  # type: ignore[arg-type]
             self.reporter.warn(os.fsdecode(path), w)
 
     def complete(self, f: _File) -> None:
@@ -286,18 +289,7 @@ class _Restorer:
             f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
         node = f.node
         try:
-            problems = apply_metadata_fd(
-                f.fd,
-                f.dest,
-                mode=node.mode,
-                mtime_ns=node.mtime_ns,
-                uid=node.uid,
-                gid=node.gid,
-                user=node.user,
-                group=node.group,
-                xattrs=node.xattrs,
-                set_owner=self.set_owner,
-            )
+            problems = apply_metadata_fd(f.fd, f.dest, **self.metadata(node))
         finally:
             os.close(f.fd)
             f.fd = -1
