@@ -1,8 +1,9 @@
 """Locks: sealed records in machines/<m>/locks/<id>, refreshed while held.
 
 A backup, restore or check takes a shared lock; prune takes an exclusive one. An exclusive lock
-conflicts with every other lock. A lock is stale, and ignored, when it was not refreshed for
-`STALE_AFTER`, or when it names this host and a process that no longer runs. Acquiring writes the
+conflicts with every other lock. A lock of another host is stale, and ignored, when it was not
+refreshed for `STALE_AFTER`; a lock of this host when its process no longer runs (or, against a
+reused pid, after a day without a refresh). Acquiring writes the
 lock first, then lists the others: two racing exclusive acquirers both back off, never both win.
 """
 
@@ -22,6 +23,7 @@ from cairn.vault.layout import MachineLayout
 from cairn.vault.objects import ObjectSealer
 
 STALE_AFTER = timedelta(minutes=30)
+STALE_ON_THIS_HOST = timedelta(hours=24)
 REFRESH_EVERY = timedelta(minutes=5)
 
 
@@ -128,7 +130,8 @@ class LockManager:
         """On this host a lock is stale only when its process is gone (a suspended laptop's
         backup is alive however old its lock looks); elsewhere, when it was not refreshed."""
         if record.host == self.host:
-            return not _pid_alive(record.pid)
+            # A day without a refresh means the pid was reused by another process.
+            return not _pid_alive(record.pid) or now - record.time > STALE_ON_THIS_HOST
         return now - record.time > STALE_AFTER
 
     def acquire(self, *, exclusive: bool, purpose: str) -> Lock:
@@ -142,8 +145,9 @@ class LockManager:
                 self.store.delete(self.layout.lock(record.lock_id))
                 raise Locked(
                     f"the store of machine {self.layout.machine!r} is locked by {other.describe()};"
-                    " wait for it to finish, or if that process is gone, retry after"
-                    f" {int(STALE_AFTER.total_seconds() // 60)} minutes when the lock goes stale"
+                    " wait for it to finish (a lock of a process that is gone is ignored; one of"
+                    f" another host once it is {int(STALE_AFTER.total_seconds() // 60)} minutes"
+                    " without a refresh)"
                 )
         return Lock(self, record)
 
