@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -188,12 +188,6 @@ def test_the_lock_payload_is_json_with_the_documented_fields(repo: Repository) -
 
 def test_a_live_process_on_this_host_keeps_its_lock_however_old(repo: Repository) -> None:
     """A suspended laptop's backup must not lose its lock to prune when it wakes up."""
-    import os
-    import socket
-    from datetime import UTC, datetime, timedelta
-
-    from cairn.core.ids import random_id
-
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     manager = LockManager(repo.store, repo.layout, repo.objects, repo.clock)
     record = LockRecord(random_id(), socket.gethostname(), os.getpid(), False, "backup", now)
