@@ -19,22 +19,25 @@ class Listed:
     node: Node
 
 
-def _find(repo: Repository, index: Index, root: bytes, path: str) -> tuple[bytes, Node]:
+def find_node(repo: Repository, index: Index, root: bytes, path: str) -> tuple[list[bytes], Node]:
+    """The parts of `path` and the entry it names in the tree `root` (UsageError if absent)."""
     parts = [p for p in os.fsencode(path).split(b"/") if p]
     node = Node(name=b"", kind="dir", subtree=root)
-    for part in parts:
-        if node.subtree is None:
+    for i, part in enumerate(parts):
+        if node.kind != "dir" or node.subtree is None:
             raise UsageError(f"{path} is not in the recovery point")
         match = [n for n in repo.load_tree(index, node.subtree) if n.name == part]
         if not match:
-            raise UsageError(f"{path} is not in the recovery point")
+            shown = "/" + os.fsdecode(b"/".join(parts[: i + 1]))
+            raise UsageError(f"{shown} is not in the recovery point: see `cairn ls`")
         node = match[0]
-    return b"/" + b"/".join(parts), node
+    return parts, node
 
 
 def list_point(repo: Repository, point: RecoveryPoint, path: str = "/") -> Iterator[Listed]:
     index = repo.load_index()
-    base, node = _find(repo, index, point.tree, path)
+    parts, node = find_node(repo, index, point.tree, path)
+    base = b"/" + b"/".join(parts)
     if node.subtree is None:
         yield Listed(os.fsdecode(base), node)
         return

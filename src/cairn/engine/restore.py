@@ -30,6 +30,7 @@ from cairn.core.errors import (
     UsageError,
 )
 from cairn.core.events import Progress, Reporter
+from cairn.engine.listing import find_node
 from cairn.fs.conflict import copy_name
 from cairn.fs.metadata import apply_metadata, apply_metadata_fd, create_special
 from cairn.fs.safety import check_name, create_new
@@ -85,20 +86,6 @@ def _outermost(paths: list[str]) -> list[str]:
 def _reopen(path: bytes) -> int:
     """Open a file this restore created, to write more of it (never through a symlink)."""
     return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-
-
-def _lookup(repo: Repository, index: Index, root: bytes, path: str) -> tuple[list[bytes], Node]:
-    parts = [p for p in os.fsencode(path).split(b"/") if p]
-    node = Node(name=b"", kind="dir", subtree=root)
-    for i, part in enumerate(parts):
-        if node.kind != "dir" or node.subtree is None:
-            raise UsageError(f"{path} is not in the recovery point")
-        match = [n for n in repo.load_tree(index, node.subtree) if n.name == part]
-        if not match:
-            shown = "/" + os.fsdecode(b"/".join(parts[: i + 1]))
-            raise UsageError(f"{shown} is not in the recovery point: see `cairn ls`")
-        node = match[0]
-    return parts, node
 
 
 class _Restorer:
@@ -452,7 +439,7 @@ def restore(
     with repo.locks.acquire(exclusive=False, purpose="restore"):
         index = repo.load_index()
         paths = _outermost(options.paths or ["/"])
-        selections = [_lookup(repo, index, point.tree, p) for p in paths]
+        selections = [find_node(repo, index, point.tree, p) for p in paths]
         try:
             result = _Restorer(repo, index, point, options, reporter).run(selections, dest_root)
         except OSError as e:
