@@ -20,7 +20,6 @@ from cairn.vault.index import Index, Location
 from cairn.vault.packs import (
     TRAILER_BYTES,
     TREE,
-    PackInfo,
     check_entries,
     open_header,
     read_trailer,
@@ -72,20 +71,14 @@ class _Checker:
 
     def structure(self) -> dict[str, int]:
         repo = self.repo
-        segments: dict[str, list[PackInfo]] = {}
-        superseded: set[str] = set()
-        for seg in repo.list_segments():
-            try:
-                packs, sup = repo.read_segment(seg)
-            except CairnError as e:
-                self.error(f"index segment {seg[:16]}: {e}")
-                continue
-            segments[seg] = packs
-            superseded.update(sup)
-        for seg, packs in segments.items():
-            if seg not in superseded:  # replaced by prune: its packs may be gone on purpose
-                for p in packs:
-                    self.index.add_pack(p)
+
+        # Superseded segments are left out: prune replaced them, their packs may be gone.
+        def damaged(seg: str, e: CairnError) -> None:
+            self.error(f"index segment {seg[:16]}: {e}")
+
+        for packs in repo.segments_in_force(on_damage=damaged).values():
+            for p in packs:
+                self.index.add_pack(p)
         present = repo.list_packs()
         for pack_id in self.index.packs:
             if pack_id not in present:

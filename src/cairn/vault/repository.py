@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import socket
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from cairn.codec.hashing import IdHasher, content_hash
 from cairn.codec.keys import MasterKey
 from cairn.codec.sealing import Sealer
 from cairn.core.clock import Clock
-from cairn.core.errors import BlobNotFound, IntegrityError, UsageError
+from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, UsageError
 from cairn.core.ids import is_hex_id, random_id
 from cairn.storage.blobstore import BlobStore
 from cairn.vault.index import Index, Location, decode_segment, encode_segment
@@ -116,20 +116,33 @@ class Repository:
         data = self.store.get(self.layout.index(segment_id))
         return decode_segment(self.objects.open(b"index", bytes.fromhex(segment_id), data))
 
-    def load_index(self) -> Index:
-        index = Index()
+    def segments_in_force(
+        self, on_damage: Callable[[str, CairnError], None] | None = None
+    ) -> dict[str, list[PackInfo]]:
+        """Every index segment no other segment supersedes, with its packs.
+
+        A segment that does not open goes to `on_damage`; without it, a vanished one (removed by
+        a concurrent prune after it wrote its replacement) is skipped and any other error raised.
+        """
         segments: dict[str, list[PackInfo]] = {}
         superseded: set[str] = set()
         for seg in self.list_segments():
             try:
                 packs, sup = self.read_segment(seg)
-            except BlobNotFound:
-                continue  # removed by a concurrent prune after it wrote its replacement
+            except CairnError as e:
+                if on_damage is not None:
+                    on_damage(seg, e)
+                    continue
+                if isinstance(e, BlobNotFound):
+                    continue
+                raise
             segments[seg] = packs
             superseded.update(sup)
-        for seg, packs in segments.items():
-            if seg in superseded:
-                continue
+        return {seg: packs for seg, packs in segments.items() if seg not in superseded}
+
+    def load_index(self) -> Index:
+        index = Index()
+        for seg, packs in self.segments_in_force().items():
             index.segments.add(seg)
             for p in packs:
                 index.add_pack(p)
