@@ -159,7 +159,7 @@ def prune(
                 f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
                 " recovery points need are missing. Run `cairn check --read-data`"
             )
-        _, first_seen = repo.read_prune_state()
+        state_ids, first_seen = repo.read_prune_state()
         owner = _owners(index, used, listing, first_seen)
         unused_share: dict[str, float] = {}
         for pack_id, pack in index.packs.items():
@@ -174,7 +174,7 @@ def prune(
             if REPACK_UNUSED_SHARE <= share < 1.0
         ]
         if dry_run:
-            _report_dry(result, listing, unused_share, to_repack, repo, now, grace)
+            _report_dry(result, listing, unused_share, to_repack, first_seen, now, grace)
             return result
 
         for p in gone:
@@ -191,7 +191,6 @@ def prune(
 
         # Unreferenced now: wholly unused indexed packs, repacked ones, and packs no index names.
         unreferenced_now = {p for p in listing if p in repacked or unused_share.get(p, 1.0) >= 1.0}
-        state_ids, first_seen = repo.read_prune_state()  # again: nothing else may have run
         deletable = {
             p for p in unreferenced_now if p in first_seen and now - first_seen[p] >= grace
         }
@@ -237,13 +236,12 @@ def _report_dry(
     listing: dict[str, int],
     unused_share: dict[str, float],
     to_repack: list[PackInfo],
-    repo: Repository,
+    first_seen: dict[str, datetime],
     now: datetime,
     grace: timedelta,
 ) -> None:
     repacked = {p.pack_id for p in to_repack}
     unreferenced = {p for p in listing if p in repacked or unused_share.get(p, 1.0) >= 1.0}
-    _, first_seen = repo.read_prune_state()
     deletable = {p for p in unreferenced if p in first_seen and now - first_seen[p] >= grace}
     result.packs_repacked = len(to_repack)
     result.packs_deleted = len(deletable)
