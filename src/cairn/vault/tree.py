@@ -189,13 +189,4 @@ def encode_tree(nodes: list[Node]) -> bytes:
 
 
 def decode_tree(data: bytes) -> list[Node]:
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        raise IntegrityError("a tree is not valid JSON") from None
-    if not isinstance(doc, dict) or doc.get("v") != TREE_VERSION:
-        raise IntegrityError("a tree has an unknown version")
-    entries = doc.get("entries")
-    if not isinstance(entries, list):
-        raise IntegrityError("a tree has no entries list")
-    return [Node.from_json(e) for e in entries]
+    return [Node.from_json(e) for e in decode_entries(data)]
