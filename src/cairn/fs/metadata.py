@@ -10,6 +10,8 @@ import errno
 import functools
 import os
 import stat
+from collections.abc import Callable
+from typing import NamedTuple
 
 from cairn.fs import platform
 from cairn.fs.walk import Kind
@@ -91,25 +93,53 @@ def apply_metadata(
     touch it; atime is set to the mtime. A symlink gets its own owner, xattrs and mtime.
     Existing xattrs that the backup did not record are left in place.
     """
+    ops = _Ops(
+        chown=lambda u, g: os.lchown(path, u, g),
+        set_xattr=lambda name, value: platform.set_xattr(path, name, value),
+        chmod=None if kind == "symlink" else lambda m: platform.chmod_nofollow(path, m),
+        utime=lambda ns: os.utime(path, ns=(ns, ns), follow_symlinks=False),
+    )
+    return _apply(
+        path, ops, mode, mtime_ns, _owner(uid, gid, user, group) if set_owner else None, xattrs
+    )
+
+
+class _Ops(NamedTuple):
+    """How to set each piece of metadata on one target (a path, or an open descriptor)."""
+
+    chown: Callable[[int, int], None]
+    set_xattr: Callable[[str, bytes], None]
+    chmod: Callable[[int], None] | None  # None: a symlink, which Linux cannot chmod
+    utime: Callable[[int], None]
+
+
+def _apply(
+    path: bytes,
+    ops: _Ops,
+    mode: int,
+    mtime_ns: int,
+    owner: tuple[int, int] | None,
+    xattrs: dict[str, bytes],
+) -> list[str]:
+    """The one order both appliers follow; every failure becomes a warning about `path`."""
     warnings: list[str] = []
-    if set_owner:
-        target_uid, target_gid = _owner(uid, gid, user, group)
+    if owner is not None:
         try:
-            os.lchown(path, target_uid, target_gid)
+            ops.chown(*owner)
         except (OSError, OverflowError, TypeError, ValueError) as e:
-            warnings.append(_warning(path, f"cannot set owner {target_uid}:{target_gid}", e))
+            warnings.append(_warning(path, f"cannot set owner {owner[0]}:{owner[1]}", e))
     for name, value in xattrs.items():
         try:
-            platform.set_xattr(path, name, value)
+            ops.set_xattr(name, value)
         except (OSError, OverflowError, TypeError, ValueError) as e:
             warnings.append(_warning(path, f"cannot set extended attribute {name!r}", e))
-    if kind != "symlink":
+    if ops.chmod is not None:
         try:
-            platform.chmod_nofollow(path, stat.S_IMODE(mode))
+            ops.chmod(stat.S_IMODE(mode))
         except (OSError, OverflowError, TypeError, ValueError) as e:
             warnings.append(_warning(path, f"cannot set mode {stat.S_IMODE(mode):04o}", e))
     try:
-        os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+        ops.utime(mtime_ns)
     except (OSError, OverflowError, TypeError, ValueError) as e:
         warnings.append(_warning(path, "cannot set modification time", e))
     return warnings
@@ -140,27 +170,15 @@ def apply_metadata_fd(
     """`apply_metadata` for a regular file restore holds open: through its descriptor, so no
     path is resolved again (faster, and nothing can be swapped in between). `path` is for
     messages only. Same order and the same never-raise rule as `apply_metadata`."""
-    warnings: list[str] = []
-    if set_owner:
-        target_uid, target_gid = _owner(uid, gid, user, group)
-        try:
-            os.fchown(fd, target_uid, target_gid)
-        except (OSError, OverflowError, TypeError, ValueError) as e:
-            warnings.append(_warning(path, f"cannot set owner {target_uid}:{target_gid}", e))
-    for name, value in xattrs.items():
-        try:
-            os.setxattr(fd, name, value)
-        except (OSError, OverflowError, TypeError, ValueError) as e:
-            warnings.append(_warning(path, f"cannot set extended attribute {name!r}", e))
-    try:
-        os.fchmod(fd, stat.S_IMODE(mode))
-    except (OSError, OverflowError, TypeError, ValueError) as e:
-        warnings.append(_warning(path, f"cannot set mode {stat.S_IMODE(mode):04o}", e))
-    try:
-        os.utime(fd, ns=(mtime_ns, mtime_ns))
-    except (OSError, OverflowError, TypeError, ValueError) as e:
-        warnings.append(_warning(path, "cannot set modification time", e))
-    return warnings
+    ops = _Ops(
+        chown=lambda u, g: os.fchown(fd, u, g),
+        set_xattr=lambda name, value: os.setxattr(fd, name, value),
+        chmod=lambda m: os.fchmod(fd, m),
+        utime=lambda ns: os.utime(fd, ns=(ns, ns)),
+    )
+    return _apply(
+        path, ops, mode, mtime_ns, _owner(uid, gid, user, group) if set_owner else None, xattrs
+    )
 
 
 def create_special(path: bytes, kind: Kind, mode: int, rdev: int) -> None:
