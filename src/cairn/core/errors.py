@@ -9,7 +9,8 @@
     ├── DamageFound (14)            check failed, restore met damaged data, referenced data missing
     │   └── IntegrityError          one sealed object failed to open (a MAC or a hash did not match)
     ├── StorageError (1)            the vault's storage failed (vault side: stops the job)
-    │   └── BlobNotFound
+    │   ├── BlobNotFound
+    │   └── TransientStorageError   a failure worth retrying (timeout, reset, 5xx, 429/503)
     └── Interrupted (130)           interrupted or cancelled
 
 Only the CLI entry point turns these into `sys.exit`. Per-file problems during a backup (a file
@@ -70,6 +71,14 @@ class StorageError(CairnError):
 
 class BlobNotFound(StorageError):
     pass
+
+
+class TransientStorageError(StorageError):
+    """A storage failure that may succeed if tried again: a timeout, a reset, 5xx, 429/503.
+
+    Backends raise it for those; the retrying wrapper retries only it. Every other StorageError is
+    permanent (authentication, 4xx) and raised at once.
+    """
 
 
 class UnsafePath(DamageFound):
