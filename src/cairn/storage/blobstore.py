@@ -9,6 +9,10 @@ Contract (the conformance suite in tests/storage checks every backend against it
   - `get` of a missing name raises `BlobNotFound`; a range past the end returns what there is.
   - `list(prefix)` yields every blob whose name starts with `prefix`, in no promised order.
   - `delete` of a missing name raises `BlobNotFound`.
+  - `put_if_absent(name, data)` (optional; `put_if_absent` below falls back to stat + put) creates
+    the blob only if the name is free and says whether it did: local folders use link(2), S3 sends
+    If-None-Match: *, Azure If-None-Match: * through `overwrite=False`. Use it where a second writer
+    must lose (vault.json); `put` replaces.
   - A full disk or quota raises `NoSpace`; any other failure of the storage raises `StorageError`
     (or a subclass) with a message that names the vault and the cause and never a secret.
 """
@@ -20,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from cairn.core.errors import StorageError
+from cairn.core.errors import BlobNotFound, StorageError
 
 _NAME = re.compile(r"^[a-z0-9._-]+(/[a-z0-9._-]+)*$")
 
@@ -49,3 +53,17 @@ class BlobStore(Protocol):
     def list(self, prefix: str = "") -> Iterator[BlobInfo]: ...
 
     def delete(self, name: str) -> None: ...
+
+
+def put_if_absent(store: BlobStore, name: str, data: bytes | memoryview) -> bool:
+    """Create `name` only if no blob has it; True if this call created it. Atomic where the backend
+    offers `put_if_absent`; otherwise a stat then a put (a race can then let both writers win)."""
+    method = getattr(store, "put_if_absent", None)
+    if method is not None:
+        return bool(method(name, data))
+    try:
+        store.stat(name)
+    except BlobNotFound:
+        store.put(name, data)
+        return True
+    return False

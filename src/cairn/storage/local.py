@@ -30,6 +30,13 @@ class LocalBlobStore:
         return StorageError(f"the vault {self.location}: {what} {name} failed: {e.strerror}")
 
     def put(self, name: str, data: bytes | memoryview) -> None:
+        self._write(name, data, replace=True)
+
+    def put_if_absent(self, name: str, data: bytes | memoryview) -> bool:
+        """Create `name` only if it does not exist (link(2) of the fsync'd temp file)."""
+        return self._write(name, data, replace=False)
+
+    def _write(self, name: str, data: bytes | memoryview, *, replace: bool) -> bool:
         path = self._path(name)
         directory = os.path.dirname(path)
         tmp = os.path.join(directory, TEMP_PREFIX + secrets.token_hex(8))
@@ -46,10 +53,19 @@ class LocalBlobStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.rename(tmp, path)
+            if replace:
+                os.rename(tmp, path)
+            else:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    os.unlink(tmp)
+                    return False
+                os.unlink(tmp)
             # The rename is durable only once the folder is: the write order (packs, index,
             # recovery point) must survive a power cut, not just a killed process.
             _fsync_dir(directory)
+            return True
         except OSError as e:
             try:
                 os.unlink(tmp)

@@ -20,6 +20,14 @@ class MemoryBlobStore:
         with self._lock:
             self._blobs[name] = bytes(data)
 
+    def put_if_absent(self, name: str, data: bytes | memoryview) -> bool:
+        check_name(name)
+        with self._lock:
+            if name in self._blobs:
+                return False
+            self._blobs[name] = bytes(data)
+            return True
+
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         check_name(name)
         with self._lock:

@@ -8,7 +8,7 @@ from cairn.codec.keys import MasterKey
 from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, NotRegistered
 from cairn.core.ids import is_hex_id
-from cairn.storage.blobstore import BlobStore
+from cairn.storage.blobstore import BlobStore, put_if_absent
 from cairn.vault.keyfile import make_key_file, unlock
 from cairn.vault.layout import VAULT_FILE, MachineLayout
 from cairn.vault.repository import Repository
@@ -37,7 +37,8 @@ class Vault:
                 f"{store.location} is not empty: create a vault in an empty or new location"
             )
         info = VaultInfo.new(clock.now())
-        store.put(VAULT_FILE, info.encode())
+        if not put_if_absent(store, VAULT_FILE, info.encode()):
+            raise CairnError(f"{store.location} already holds a vault; register with it instead")
         return info
 
     def info(self) -> VaultInfo:
