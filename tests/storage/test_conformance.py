@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,17 +10,37 @@ from pathlib import Path
 import pytest
 
 from cairn.core.errors import BlobNotFound, StorageError
-from cairn.storage.blobstore import BlobStore
+from cairn.storage.azure import AzureBlobStore
+from cairn.storage.blobstore import BlobStore, put_if_absent
 from cairn.storage.local import LocalBlobStore
 from cairn.storage.memory import MemoryBlobStore
+from cairn.storage.s3 import S3BlobStore
+from tests.storage import services
+
+SMALL = 1 << 20  # cloud stores built here split blobs above 1 MiB (Azure) / 5 MiB (S3) into blocks
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "azure", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    """Each test gets an empty store: a new folder, or a new container / bucket with a prefix."""
     if request.param == "memory":
         yield MemoryBlobStore()
-    else:
+    elif request.param == "local":
         yield LocalBlobStore(str(tmp_path / "vault"))
+    elif request.param == "azure":
+        yield AzureBlobStore(
+            f"azure://{services.unique('conf')}/some/prefix",
+            services.azure_credentials(),
+            single_put_bytes=SMALL,
+            block_bytes=SMALL,
+        )
+    else:
+        yield S3BlobStore(
+            f"s3://{services.unique('conf')}/some/prefix",
+            services.s3_credentials(),
+            multipart_bytes=5 << 20,
+            part_bytes=5 << 20,
+        )
 
 
 def test_put_then_get_returns_the_bytes(store: BlobStore) -> None:
@@ -105,3 +126,24 @@ def test_concurrent_puts_of_one_name_leave_a_whole_blob(store: BlobStore) -> Non
 def test_memoryview_input(store: BlobStore) -> None:
     store.put("mv", memoryview(b"abcdef")[2:])
     assert store.get("mv") == b"cdef"
+
+
+def test_put_if_absent_creates_once(store: BlobStore) -> None:
+    assert put_if_absent(store, "vault.json", b"first")
+    assert not put_if_absent(store, "vault.json", b"second")
+    assert store.get("vault.json") == b"first"
+
+
+def test_a_blob_in_blocks_is_whole_and_ranges_cross_blocks(store: BlobStore) -> None:
+    data = os.urandom((11 << 20) + 12345)  # above every backend's block / part size here
+    store.put("packs/00/big", data)
+    assert store.stat("packs/00/big").size == len(data)
+    assert store.get("packs/00/big") == data
+    edge = 5 << 20
+    assert store.get("packs/00/big", edge - 10, 20) == data[edge - 10 : edge + 10]
+    assert store.get("packs/00/big", len(data)) == b""
+
+
+def test_only_the_store_s_own_prefix_is_listed(store: BlobStore) -> None:
+    store.put("a", b"1")
+    assert [b.name for b in store.list("")] == ["a"]
