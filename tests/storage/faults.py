@@ -8,6 +8,7 @@ import http.client
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upg
 class Fault:
     status: int = 0  # 0: reset the connection instead of answering
     code: str = ""
+    delay_s: float = 0.0  # wait this long first (a status of 0 with a delay: then pass through)
 
 
 class FaultProxy:
@@ -45,6 +47,9 @@ class FaultProxy:
                 with proxy._lock:
                     proxy.requests += 1
                     fault = proxy.faults.popleft() if proxy.faults else None
+                if fault is not None and fault.delay_s:
+                    time.sleep(fault.delay_s)
+                    fault = None if fault.status == 0 else fault
                 if fault is not None and fault.status == 0:
                     self.connection.setsockopt(
                         socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
@@ -66,19 +71,23 @@ class FaultProxy:
                         self.wfile.write(xml)
                     return
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status, resp.reason)
-                for k, v in resp.getheaders():
-                    if k.lower() not in HOP and k.lower() != "content-length":
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    self.send_response(resp.status, resp.reason)
+                    for k, v in resp.getheaders():
+                        if k.lower() not in HOP and k.lower() != "content-length":
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (a timeout test)
+                finally:
+                    conn.close()
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
 

@@ -123,21 +123,21 @@ def test_a_sas_token_never_shows_in_errors() -> None:
     _assert_clean(e.value, sas, "c2VjcmV0LXNpZ25hdHVyZQ")
 
 
-def _s3_through(proxy: FaultProxy, bucket: str) -> S3BlobStore:
+def _s3_through(proxy: FaultProxy, bucket: str, timeout_s: float = 5.0) -> S3BlobStore:
     creds = {"access_key_id": "test", "secret_access_key": "test", "endpoint_url": proxy.url}
-    return S3BlobStore(f"s3://{bucket}/p", creds, retries=0, timeout_s=5)
+    return S3BlobStore(f"s3://{bucket}/p", creds, retries=0, timeout_s=timeout_s)
 
 
-def _azure_through(proxy: FaultProxy, container: str) -> AzureBlobStore:
+def _azure_through(proxy: FaultProxy, container: str, timeout_s: float = 5.0) -> AzureBlobStore:
     creds = {**services.azure_credentials(), "endpoint": proxy.url + "/devstoreaccount1"}
-    return AzureBlobStore(f"azure://{container}/p", creds, retries=0, timeout_s=5)
+    return AzureBlobStore(f"azure://{container}/p", creds, retries=0, timeout_s=timeout_s)
 
 
 @pytest.fixture(params=["s3-moto", "azure-azurite"])
 def through_proxy(request: pytest.FixtureRequest) -> Iterator[tuple[FaultProxy, BlobStore]]:
     if request.param == "s3-moto":
         proxy = FaultProxy(services.moto_endpoint())
-        make: Callable[[FaultProxy, str], BlobStore] = _s3_through
+        make: Callable[..., BlobStore] = _s3_through
     else:
         proxy = FaultProxy(services.azure_credentials()["endpoint"])
         make = _azure_through
@@ -173,6 +173,20 @@ def test_staged_transient_faults_are_transient(
         assert store.location in str(e.value)
         proxy.faults.clear()
     assert store.get("blob") == b"content"
+
+
+@pytest.mark.parametrize("backend", ["s3-moto", "azure-azurite"])
+def test_a_server_that_does_not_answer_in_time_is_transient(backend: str) -> None:
+    s3 = backend == "s3-moto"
+    proxy = FaultProxy(services.moto_endpoint() if s3 else services.azure_credentials()["endpoint"])
+    with proxy.running():
+        make = _s3_through if s3 else _azure_through
+        store = make(proxy, services.unique("slow"), timeout_s=1.0)
+        store.put("blob", b"content")
+        proxy.stage(Fault(delay_s=3.0), Fault(delay_s=3.0))
+        with pytest.raises(TransientStorageError) as e:
+            store.get("blob")
+        assert store.location in str(e.value)
 
 
 def test_other_4xx_are_permanent(through_proxy: tuple[FaultProxy, BlobStore]) -> None:

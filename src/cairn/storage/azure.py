@@ -53,8 +53,8 @@ def _service(
     """A service client from the credential keys, and the secret values (to redact them)."""
     opts: dict[str, Any] = {
         "retry_total": retries,
-        "connection_timeout": timeout_s,
-        "read_timeout": max(timeout_s, 60.0),
+        "connection_timeout": min(timeout_s, 20.0),
+        "read_timeout": timeout_s,
         "logging_enable": False,
     }
     conn = credentials.get("connection_string")
@@ -109,7 +109,7 @@ class AzureBlobStore:
         credentials: Mapping[str, str],
         *,
         retries: int = 3,
-        timeout_s: float = 20.0,
+        timeout_s: float = 60.0,
         single_put_bytes: int = SINGLE_PUT_BYTES,
         block_bytes: int = BLOCK_BYTES,
         parallel_blocks: int = PARALLEL_BLOCKS,

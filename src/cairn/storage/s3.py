@@ -86,8 +86,8 @@ def _client(credentials: Mapping[str, str], *, retries: int, timeout_s: float, p
     endpoint = credentials.get("endpoint_url") or None
     config = Config(
         retries={"mode": "standard", "total_max_attempts": retries + 1},
-        connect_timeout=timeout_s,
-        read_timeout=max(timeout_s, 60.0),
+        connect_timeout=min(timeout_s, 20.0),
+        read_timeout=timeout_s,
         max_pool_connections=pool,
         # A custom endpoint (SeaweedFS, MinIO, ...) rarely resolves bucket host names.
         s3={"addressing_style": "path" if endpoint else "auto"},
@@ -116,7 +116,7 @@ class S3BlobStore:
         credentials: Mapping[str, str],
         *,
         retries: int = 3,
-        timeout_s: float = 20.0,
+        timeout_s: float = 60.0,
         multipart_bytes: int = MULTIPART_BYTES,
         part_bytes: int = PART_BYTES,
         parallel_parts: int = PARALLEL_PARTS,
