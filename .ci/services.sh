@@ -88,9 +88,11 @@ start() {
 
     printf '{"identities":[{"name":"cairn-test","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List","Tagging"]}]}\n' \
         "$SW_ACCESS" "$SW_SECRET" >"$SVC/seaweed/s3.json"
+    # Every bucket takes its own volumes: allow many (they are sparse files until written).
     GOMEMLIMIT=512MiB "$VENV/bin/weed" mini -dir="$SVC/seaweed/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.telemetry=false -admin.ui=false -webdav=false -s3.port="$SW_PORT" -s3.port.iceberg=0 -s3.port.lance=0 \
         -master.port="$SW_MASTER" -volume.port="$SW_VOLUME" -filer.port="$SW_FILER" -admin.port="$SW_ADMIN" \
+        -volume.max=400 -master.volumeSizeLimitMB=256 \
         -s3.config="$SVC/seaweed/s3.json" >"$SVC/seaweed.log" 2>&1 &
     echo $! >"$SVC/seaweed.pid"
 

@@ -17,10 +17,10 @@ from tests.storage import services
 
 def cloud_env(backend: str) -> tuple[str, dict[str, str]]:
     if backend == "azure":
-        location = f"azure://{services.unique('e2e')}/vaults/team"
+        location = services.location("azure", "e2e", "vaults/team")
         return location, {"AZURE_STORAGE_CONNECTION_STRING": services.azure_connection_string()}
     c = services.s3_credentials()
-    location = f"s3://{services.unique('e2e')}/vaults/team"
+    location = services.location("s3", "e2e", "vaults/team")
     return location, {
         "AWS_ACCESS_KEY_ID": c["access_key_id"],
         "AWS_SECRET_ACCESS_KEY": c["secret_access_key"],

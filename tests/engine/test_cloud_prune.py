@@ -29,7 +29,7 @@ def test_prune_deletes_an_expired_point_and_its_packs(
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", c["access_key_id"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", c["secret_access_key"])
         monkeypatch.setenv("AWS_ENDPOINT_URL", c["endpoint_url"])
-    location = f"{backend}://{services.unique('prune')}/v"
+    location = services.location(backend, "prune", "v")
     home = Home(tmp_path / "home")
     create_vault(location, SystemClock())
     register(home, location, SystemClock(), machine="pruner", passphrase=PASSPHRASE)

@@ -58,3 +58,15 @@ def moto_endpoint() -> str:
 def unique(kind: str) -> str:
     """A fresh container or bucket name (3-63 lowercase characters)."""
     return f"cairn-{kind}-{secrets.token_hex(6)}"
+
+
+# SeaweedFS gives every bucket its own volumes, and a server has a few dozen: S3 tests share one
+# bucket, each under its own prefix. Azurite has no such limit: each Azure test has its container.
+S3_BUCKET = "cairn-tests"
+
+
+def location(backend: str, kind: str, prefix: str = "p") -> str:
+    """A fresh, empty vault location on the test server of `backend` ("azure" or "s3")."""
+    if backend == "azure":
+        return f"azure://{unique(kind)}/{prefix}".rstrip("/")
+    return f"s3://{S3_BUCKET}/{kind}-{secrets.token_hex(6)}/{prefix}".rstrip("/")

@@ -56,7 +56,7 @@ def test_credentials_come_from_the_sdks_environment_names(monkeypatch: pytest.Mo
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3["endpoint_url"])
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", services.azure_connection_string())
-    for location in (f"s3://{services.unique('env')}/p", f"azure://{services.unique('env')}/p"):
+    for location in (services.location("s3", "env"), services.location("azure", "env")):
         store = open_store(location)
         store.put("x", b"from the environment")
         assert store.get("x") == b"from the environment"
@@ -70,10 +70,11 @@ def test_credentials_come_from_the_sdks_environment_names(monkeypatch: pytest.Mo
 
 
 def test_two_prefixes_in_one_bucket_do_not_see_each_other() -> None:
-    bucket = services.unique("pfx")
+    s3_base = services.location("s3", "pfx", "")
+    azure_base = services.location("azure", "pfx", "")
     for make in (
-        lambda p: S3BlobStore(f"s3://{bucket}/{p}", services.s3_credentials()),
-        lambda p: AzureBlobStore(f"azure://{bucket}/{p}", services.azure_credentials()),
+        lambda p: S3BlobStore(f"{s3_base}/{p}", services.s3_credentials()),
+        lambda p: AzureBlobStore(f"{azure_base}/{p}", services.azure_credentials()),
     ):
         a, b, top = make("one"), make("one-two"), make("")
         a.put("x", b"a")
@@ -95,11 +96,11 @@ def test_a_wrong_key_is_a_clear_permanent_error_without_the_secret(backend: str)
     if backend == "azure":
         creds = {**services.azure_credentials(), "account_key": WRONG_AZURE_KEY}
         secret = WRONG_AZURE_KEY
-        store: BlobStore = AzureBlobStore(f"azure://{services.unique('key')}/p", creds)
+        store: BlobStore = AzureBlobStore(services.location("azure", "key"), creds)
     else:
         creds = {**services.s3_credentials(), "secret_access_key": WRONG_S3_SECRET}
         secret = WRONG_S3_SECRET
-        store = S3BlobStore(f"s3://{services.unique('key')}/p", creds)
+        store = S3BlobStore(services.location("s3", "key"), creds)
     assert secret not in repr(store) and secret not in store.location
     for op in (lambda: store.put("vault.json", b"x"), lambda: store.get("vault.json")):
         with pytest.raises(StorageError) as e:
@@ -236,10 +237,10 @@ def _child_put(store: BlobStore, out: Any) -> None:
 def test_a_forked_worker_makes_its_own_client(backend: str) -> None:
     if backend == "azure":
         store: BlobStore = AzureBlobStore(
-            f"azure://{services.unique('fork')}/p", services.azure_credentials()
+            services.location("azure", "fork"), services.azure_credentials()
         )
     else:
-        store = S3BlobStore(f"s3://{services.unique('fork')}/p", services.s3_credentials())
+        store = S3BlobStore(services.location("s3", "fork"), services.s3_credentials())
     store.put("from-parent", b"parent")  # the parent's client now holds pooled connections
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()

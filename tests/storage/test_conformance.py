@@ -29,14 +29,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]
         yield LocalBlobStore(str(tmp_path / "vault"))
     elif request.param == "azure":
         yield AzureBlobStore(
-            f"azure://{services.unique('conf')}/some/prefix",
+            services.location("azure", "conf", "some/prefix"),
             services.azure_credentials(),
             single_put_bytes=SMALL,
             block_bytes=SMALL,
         )
     else:
         yield S3BlobStore(
-            f"s3://{services.unique('conf')}/some/prefix",
+            services.location("s3", "conf", "some/prefix"),
             services.s3_credentials(),
             multipart_bytes=5 << 20,
             part_bytes=5 << 20,
