@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest bench clean services-start services-stop
+.PHONY: run test lint typecheck layers pytest bench bench-cloud clean services-start services-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: lint typecheck layers pytest
 bench: $(STAMP)
 	bash bench/setup.sh
 	$(PY) bench/compare.py $(BENCH_ARGS)
+
+# cairn against restic on the same local S3 server (SeaweedFS), plus cairn on Azurite.
+bench-cloud: $(STAMP)
+	bash bench/setup.sh
+	@trap 'bash .ci/services.sh stop' EXIT; trap 'exit 130' INT TERM; \
+	bash .ci/services.sh start && . ./.ci-services/env && $(PY) bench/cloud.py --azure $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cairn-demo .pytest_cache .mypy_cache .ruff_cache .ci-services

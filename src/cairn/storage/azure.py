@@ -117,13 +117,14 @@ class AzureBlobStore:
         self._loc = RemoteLocation.parse(location, "azure")
         self.location = self._loc.url
         creds = dict(credentials)
-        # Fail now on bad credential keys; the per-process clients are made the same way.
-        _, self._hidden = _service(creds, retries=retries, timeout_s=timeout_s)
-        self._container = PerProcess(
-            lambda: _service(creds, retries=retries, timeout_s=timeout_s)[0].get_container_client(
-                self._loc.bucket
-            )
-        )
+
+        def make() -> ContainerClient:
+            service = _service(creds, retries=retries, timeout_s=timeout_s)[0]
+            return service.get_container_client(self._loc.bucket)
+
+        # Made now, so bad credential keys fail here; a forked child makes its own.
+        service, self._hidden = _service(creds, retries=retries, timeout_s=timeout_s)
+        self._container = PerProcess(make, service.get_container_client(self._loc.bucket))
         self._single = single_put_bytes
         self._block = block_bytes
         self._pool = thread_pool(parallel_blocks, "cairn-azure-block")

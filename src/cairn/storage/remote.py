@@ -76,11 +76,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 class PerProcess(Generic[T]):
     """One `T` per process, made by `factory` on first use (and again in a forked child)."""
 
-    def __init__(self, factory: Callable[[], T]) -> None:
+    def __init__(self, factory: Callable[[], T], first: T | None = None) -> None:
+        """`first`, if given, is this process's value already made (so it is not made twice)."""
         self._factory = factory
         self._lock = threading.Lock()
-        self._pid = -1
-        self._value: T | None = None
+        self._pid = os.getpid() if first is not None else -1
+        self._value: T | None = first
 
     def get(self) -> T:
         pid = os.getpid()

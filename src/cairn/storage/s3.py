@@ -125,10 +125,11 @@ class S3BlobStore:
         self.location = self._loc.url
         creds = dict(credentials)
         self._hidden = [creds.get("secret_access_key", ""), creds.get("access_key_id", "")]
-        _client(creds, retries=retries, timeout_s=timeout_s, pool=1)  # bad keys fail here
-        self._s3 = PerProcess(
-            lambda: _client(creds, retries=retries, timeout_s=timeout_s, pool=4 * parallel_parts)
-        )
+
+        def make() -> Any:
+            return _client(creds, retries=retries, timeout_s=timeout_s, pool=4 * parallel_parts)
+
+        self._s3 = PerProcess(make, make())  # made now, so missing keys fail here
         self._bucket = self._loc.bucket
         self._multipart = max(multipart_bytes, 5 << 20)
         self._part = max(part_bytes, 5 << 20)
