@@ -4,13 +4,21 @@ mapping (missing / transient / permanent, never a secret) and parallel block upl
 from __future__ import annotations
 
 import base64
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import (
+    AccountSasPermissions,
+    BlobServiceClient,
+    ResourceTypes,
+    generate_account_sas,
+)
 
 from cairn.core.errors import BlobNotFound, StorageError, TransientStorageError, UsageError
 from cairn.storage.azure import AzureBlobStore
@@ -92,7 +100,10 @@ def _assert_clean(e: BaseException, *secrets: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["azure", "s3"])
-def test_a_wrong_key_is_a_clear_permanent_error_without_the_secret(backend: str) -> None:
+def test_a_wrong_key_is_a_clear_permanent_error_without_the_secret(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     if backend == "azure":
         creds = {**services.azure_credentials(), "account_key": WRONG_AZURE_KEY}
         secret = WRONG_AZURE_KEY
@@ -109,6 +120,7 @@ def test_a_wrong_key_is_a_clear_permanent_error_without_the_secret(backend: str)
         assert store.location in str(e.value)
         assert "access denied" in str(e.value)
         _assert_clean(e.value, secret)
+    assert secret not in caplog.text
 
 
 def test_a_sas_token_never_shows_in_errors() -> None:
@@ -122,6 +134,29 @@ def test_a_sas_token_never_shows_in_errors() -> None:
     with pytest.raises(TransientStorageError) as e:
         store.get("vault.json")
     _assert_clean(e.value, sas, "c2VjcmV0LXNpZ25hdHVyZQ")
+
+
+def test_a_sas_token_works_and_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    az = services.azure_credentials()
+    sas = generate_account_sas(
+        az["account_name"],
+        az["account_key"],
+        resource_types=ResourceTypes(service=True, container=True, object=True),
+        permission=AccountSasPermissions(
+            read=True, write=True, list=True, delete=True, create=True
+        ),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    signature = parse_qs(sas)["sig"][0]
+    caplog.set_level(logging.DEBUG)
+    creds = {"account_name": az["account_name"], "sas_token": sas, "endpoint": az["endpoint"]}
+    store = AzureBlobStore(services.location("azure", "sas"), creds)
+    store.put("x", b"signed")
+    assert store.get("x") == b"signed"
+    with pytest.raises(BlobNotFound) as e:
+        store.get("missing")
+    for text in (caplog.text, str(e.value), repr(store)):
+        assert signature not in text and sas not in text
 
 
 def _s3_through(proxy: FaultProxy, bucket: str, timeout_s: float = 5.0) -> S3BlobStore:

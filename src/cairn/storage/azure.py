@@ -14,6 +14,7 @@ request URLs; they are redacted). The container is created on the first write th
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -32,7 +33,18 @@ from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient
 
 from cairn.core.errors import BlobNotFound, StorageError, TransientStorageError, UsageError
 from cairn.storage.blobstore import BlobInfo, check_name
-from cairn.storage.remote import PerProcess, RemoteLocation, first_env, redact, thread_pool
+from cairn.storage.remote import (
+    PerProcess,
+    RemoteLocation,
+    first_env,
+    quiet_secrets_in_logs,
+    redact,
+    thread_pool,
+)
+
+# The SDK logs every request at INFO and urllib3 every URL at DEBUG: a SAS token is in the URL.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+quiet_secrets_in_logs()
 
 SINGLE_PUT_BYTES = 4 << 20
 BLOCK_BYTES = 4 << 20

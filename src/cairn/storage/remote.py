@@ -7,6 +7,7 @@ the store, and two processes must never share the parent's pooled HTTP connectio
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -71,6 +72,31 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = _QUERY.sub("?***", text)
     text = _PAIRS.sub(lambda m: f"{m.group(1)}=***", text)
     return text.strip().splitlines()[0][:300] if text.strip() else ""
+
+
+class _RedactQueries(logging.Filter):
+    """Masks query strings in a library's log lines (urllib3 logs every request URL at DEBUG, and
+    an Azure SAS token is in the URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        record.msg, record.args = redact_line(message), None
+        return True
+
+
+def redact_line(text: str) -> str:
+    return _PAIRS.sub(lambda m: f"{m.group(1)}=***", _QUERY.sub("?***", text))
+
+
+def quiet_secrets_in_logs() -> None:
+    """Keep secrets out of the HTTP libraries' logs, whatever level a program sets."""
+    for name in ("urllib3.connectionpool", "azure.core.pipeline.policies.http_logging_policy"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _RedactQueries) for f in log.filters):
+            log.addFilter(_RedactQueries())
 
 
 class PerProcess(Generic[T]):

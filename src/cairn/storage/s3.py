@@ -31,7 +31,16 @@ from botocore.exceptions import (
 
 from cairn.core.errors import BlobNotFound, StorageError, TransientStorageError, UsageError
 from cairn.storage.blobstore import BlobInfo, check_name
-from cairn.storage.remote import PerProcess, RemoteLocation, first_env, redact, thread_pool
+from cairn.storage.remote import (
+    PerProcess,
+    RemoteLocation,
+    first_env,
+    quiet_secrets_in_logs,
+    redact,
+    thread_pool,
+)
+
+quiet_secrets_in_logs()
 
 MULTIPART_BYTES = 16 << 20
 PART_BYTES = 8 << 20
