@@ -3,6 +3,7 @@ real runner; only the job bodies are stand-ins (they record and complete)."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -119,8 +120,8 @@ def test_every_job_runs_after_the_one_before(tmp_path: Path) -> None:
     start = datetime(2026, 10, 12, 0, 0, tzinfo=UTC)
     a = Agentless(tmp_path, p, start)
     a.run(start, start + timedelta(days=2), timedelta(minutes=10))
-    jobs = sorted(a.store.list(), key=lambda j: j.created)
-    for before, after in zip(jobs, jobs[1:], strict=False):
+    jobs = sorted(a.store.jobs(), key=lambda j: j.created)
+    for before, after in itertools.pairwise(jobs):
         assert before.finished is not None and after.started is not None
         assert before.finished <= after.started
 
@@ -150,7 +151,7 @@ def test_failed_scheduled_backups_are_recorded_failed(tmp_path: Path) -> None:
     a.run(start, start + timedelta(days=1), timedelta(minutes=15))
     outcomes = {r.outcome for r in a.store.slots_since(start)}
     assert outcomes == {"failed"}
-    assert all(j.state == "failed" for j in a.store.list() if j.kind == "backup")
+    assert all(j.state == "failed" for j in a.store.jobs() if j.kind == "backup")
 
 
 def test_no_policy_nothing_scheduled(tmp_path: Path) -> None:
@@ -158,4 +159,4 @@ def test_no_policy_nothing_scheduled(tmp_path: Path) -> None:
     a = Agentless(tmp_path, policy(), start)
     a.current = None  # type: ignore[assignment]
     assert a.scheduler.tick(start) is None
-    assert a.store.list() == []
+    assert a.store.jobs() == []

@@ -279,7 +279,7 @@ class JobStore:
             raise UsageError(f"{spec!r} names more than one job: give more characters")
         return _job(rows[0])
 
-    def list(self, status: str | None = None, last: int | None = None) -> list[Job]:
+    def jobs(self, status: str | None = None, last: int | None = None) -> list[Job]:
         """Jobs, newest first; `status` filters by state, `last` keeps the newest N."""
         if status is not None and status not in STATES:
             raise UsageError(f"{status!r} is not a job state; allowed: {', '.join(STATES)}")
@@ -306,7 +306,7 @@ class JobStore:
         return _job(row) if row is not None else None
 
     def running(self) -> list[Job]:
-        return self.list(status="running")
+        return self.jobs(status="running")
 
     def start(self, job_id: str, now: datetime) -> bool:
         """Queued -> running; False if the job is no longer queued (cancelled meanwhile)."""
