@@ -182,3 +182,29 @@ def test_cancel_a_queued_job(agent: AgentProcess, tmp_path: Path) -> None:
     bad = agent.cli.run("backup", "--retain-until", "soon", "--detach", expect=2)
     assert "not a date" in bad.stderr
     agent.cli.run("check")
+
+
+def test_restore_prune_and_check_run_as_agent_jobs(agent: AgentProcess, tmp_path: Path) -> None:
+    cli = agent.cli
+    src = small_source(tmp_path / "src")
+    cli.run("backup", str(src))
+    target = tmp_path / "restored"
+    out = json.loads(cli.run("restore", "latest", "--target", str(target), "--json").stdout)
+    assert out["files"] == 30
+    for f in (src / "sub").iterdir():
+        assert (target / str(f).lstrip("/")).read_bytes() == f.read_bytes()
+    pruned = json.loads(cli.run("prune", "--dry-run", "--json").stdout)
+    assert pruned["dry_run"] is True and pruned["points_kept"] == 1
+    checked = json.loads(cli.run("check", "--read-data", "--json").stdout)
+    assert checked["ok"] is True and checked["packs_read"] >= 1
+    kinds = sorted(j["kind"] for j in json.loads(cli.run("jobs", "--json").stdout))
+    assert kinds == ["backup", "check", "prune", "restore"]
+    # Damage found by the agent's check is exit 14, as in-process.
+    pack = next(p for p in (tmp_path / "vault").glob("machines/*/packs/*/*"))
+    data = bytearray(pack.read_bytes())
+    data[10] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    damaged = cli.run("check", "--read-data", expect=14)
+    assert "problem" in damaged.stderr
+    failed = json.loads(cli.run("jobs", "--status", "failed", "--json").stdout)
+    assert [j["kind"] for j in failed] == ["check"] and failed[0]["exit_code"] == 14

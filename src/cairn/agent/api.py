@@ -92,6 +92,13 @@ def check_params(kind: str, params: Any) -> dict[str, Any]:
         if conflict not in CONFLICTS:
             raise UsageError(f"--conflict must be one of {', '.join(CONFLICTS)}")
         out["conflict"] = conflict
+    elif kind == "prune":
+        out["dry_run"] = bool(params.get("dry_run"))
+        grace = params.get("grace_hours")
+        if grace is not None:
+            if not isinstance(grace, int | float) or isinstance(grace, bool) or grace < 0:
+                raise UsageError("grace_hours must be a number of hours of at least 0")
+            out["grace_hours"] = float(grace)
     elif kind == "check":
         out["read_data"] = bool(params.get("read_data"))
         subset = params.get("subset")

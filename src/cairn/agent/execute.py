@@ -32,7 +32,7 @@ from cairn.engine import settings
 from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.check import check
 from cairn.engine.home import Home
-from cairn.engine.prune import expired_by_policy, prune
+from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy, prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.engine.session import open_repository
 from cairn.policy import Policy
@@ -165,7 +165,15 @@ class EngineExecutor:
         policy = settings.load_policy(self.home)
         now = self.clock.now()
         expired = expired_by_policy(repo.list_points(), policy, now) if policy else set()
-        result = prune(repo, expired, now=now, reporter=reporter)
+        grace = job.params.get("grace_hours")
+        result = prune(
+            repo,
+            expired,
+            now=now,
+            grace=timedelta(hours=float(grace)) if grace is not None else DEFAULT_GRACE,
+            dry_run=bool(job.params.get("dry_run")),
+            reporter=reporter,
+        )
         return Outcome("completed", exit_code=0, result=asdict(result))
 
     def _check(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import click
 
-from cairn.agent.client import AgentClient
+from cairn.agent.client import AgentClient, AgentError
 from cairn.agent.jobstore import Job
 from cairn.cli import render
 from cairn.core import events
@@ -76,3 +77,23 @@ def exit_code(job: Job) -> int:
     if job.state == "cancelled":
         return EXIT_INTERRUPTED
     return job.exit_code or 1
+
+
+def run(home: Home, kind: str, params: dict[str, Any], json_output: bool) -> Job | None:
+    """Run the job in the agent if one runs: its finished job, or None when no agent runs.
+
+    A job that failed without a result, or was cancelled, raises its error here with its exit
+    code; one the user let go on in the background exits 0.
+    """
+    client = agent(home)
+    if client is None:
+        return None
+    job = client.submit(kind, params)
+    if not json_output:
+        click.echo(f"{kind} job {job.id[:8]} runs in the agent", err=True)
+    done = follow(client, job, not json_output and sys.stderr.isatty())
+    if done is None:
+        raise SystemExit(0)
+    if done.state == "cancelled" or (done.state == "failed" and not done.result):
+        raise AgentError(f"{kind} job {done.id[:8]} {done.state}: {done.error}", exit_code(done))
+    return done
