@@ -31,6 +31,10 @@ def test_cli_backs_up_through_the_running_agent(agent: AgentProcess, tmp_path: P
     job = json.loads(out.stdout)
     assert job["kind"] == "backup" and job["trigger"] == "on-demand"
     assert job["state"] == "completed" and job["recovery_point"]
+    progress = job["progress"]  # the last progress the engine reported, with rate and ETA
+    assert progress["files_done"] == 30 and progress["files_total"] in (30, None)
+    assert progress["bytes_done"] == sum(f.stat().st_size for f in (src / "sub").iterdir())
+    assert progress["bytes_stored"] > 0 and progress["rate_bps"] > 0 and "eta_s" in progress
     # The recovery point is in the vault, and the agent's history names it.
     points = json.loads(cli.run("recovery-points", "--json").stdout)
     assert [p["id"] for p in points] == [job["recovery_point"]]
@@ -50,10 +54,14 @@ def test_cli_backs_up_through_the_running_agent(agent: AgentProcess, tmp_path: P
 def test_detach_returns_at_once_and_jobs_export(agent: AgentProcess, tmp_path: Path) -> None:
     cli = agent.cli
     src = small_source(tmp_path / "src")
-    queued = json.loads(cli.run("backup", str(src), "--detach", "--json").stdout)
+    queued = json.loads(
+        cli.run("backup", str(src), "--detach", "--json", "--retain-until", "2031-01-31").stdout
+    )
     assert queued["state"] in ("queued", "running", "completed")
     done = wait_for(lambda: (j := agent.job(queued["id"])).done and j)
     assert done.state == "completed"
+    points = json.loads(cli.run("recovery-points", "--json").stdout)
+    assert [p["retain_until"] for p in points] == ["2031-01-31"]
     failed = cli.run("backup", str(tmp_path / "missing"), expect=2)
     assert "nothing to back up" in failed.stderr
     out = tmp_path / "jobs.csv"

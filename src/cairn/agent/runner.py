@@ -50,9 +50,11 @@ class _Tracker:
         self.last_write = 0.0
         self.pending: list[dict[str, str]] = []
         self.lock = threading.Lock()
+        self.last: Progress | None = None
 
     def progress(self, p: Progress, *, force: bool = False) -> None:
         now = time.monotonic()
+        self.last = p
         with self.lock:
             if not force and now - self.last_write < PROGRESS_EVERY_S:
                 return
@@ -85,6 +87,9 @@ class _Tracker:
             self.pending.append({"path": w.path, "message": w.message})
 
     def flush(self) -> None:
+        """The last progress the job reported, and any warnings not yet written."""
+        if self.last is not None:
+            self.progress(self.last, force=True)
         with self.lock:
             warnings, self.pending = self.pending, []
         self.store.add_warnings(self.job_id, warnings)

@@ -40,32 +40,37 @@ def _progress(job: Job) -> events.Progress | None:
 
 def follow(client: AgentClient, job: Job, show_progress: bool) -> Job | None:
     """Show the job's progress and warnings until it ends; None if the user let it go on in the
-    background (Ctrl-C, then yes)."""
-    shown = 0
+    background (Ctrl-C, then yes). Ctrl-C, then no, cancels it and shows it to its end."""
+    shown = [0]
+    while True:
+        try:
+            return _show(client, job, show_progress, shown)
+        except KeyboardInterrupt:
+            if sys.stdin.isatty() and click.confirm(
+                "\nContinue the job in the background?", default=True, err=True
+            ):
+                click.echo(
+                    f"job {job.id[:8]} goes on in the agent: `cairn jobs show {job.id[:8]}`",
+                    err=True,
+                )
+                return None
+            client.cancel(job.id)
+            click.echo(f"cancelling job {job.id[:8]}...", err=True)
+
+
+def _show(client: AgentClient, job: Job, show_progress: bool, shown: list[int]) -> Job:
     with render.reporter(show_progress) as reporter:
         while True:
-            try:
-                job = client.job(job.id)
-                for w in job.warnings[shown:]:
-                    reporter.warn(w.get("path", ""), w.get("message", ""))
-                shown = len(job.warnings)
-                progress = _progress(job)
-                if progress is not None:
-                    reporter.progress(progress)
-                if job.done:
-                    return job
-                time.sleep(POLL_S)
-            except KeyboardInterrupt:
-                if sys.stdin.isatty() and click.confirm(
-                    "\nContinue the job in the background?", default=True, err=True
-                ):
-                    click.echo(
-                        f"job {job.id[:8]} goes on in the agent: `cairn jobs show {job.id[:8]}`",
-                        err=True,
-                    )
-                    return None
-                client.cancel(job.id)
-                click.echo(f"cancelling job {job.id[:8]}...", err=True)
+            job = client.job(job.id)
+            for w in job.warnings[shown[0] :]:
+                reporter.warn(w.get("path", ""), w.get("message", ""))
+            shown[0] = len(job.warnings)
+            progress = _progress(job)
+            if progress is not None:
+                reporter.progress(progress)
+            if job.done:
+                return job
+            time.sleep(POLL_S)
 
 
 def exit_code(job: Job) -> int:
