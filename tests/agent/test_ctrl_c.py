@@ -54,6 +54,7 @@ def test_ctrl_c_offers_the_background(agent: AgentProcess, tmp_path: Path, answe
         shown = read_until(master, "runs in the agent")
         job_id = shown.split("backup job ", 1)[1].split()[0]
         wait_for(lambda: agent.client.jobs(status="running"))
+        read_until(master, "GiB")  # the progress bar is drawn: the CLI follows the job
         proc.send_signal(signal.SIGINT)
         read_until(master, "Continue the job in the background?")
         os.write(master, f"{answer}\n".encode())
