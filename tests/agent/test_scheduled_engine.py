@@ -121,3 +121,24 @@ def test_scheduled_late_and_substituting_points(machine: Machine, tmp_path: Path
     assert ran <= sealed
     assert repo.load_job(on_demand.id)["recovery_point"] == points[-1].id
     machine.check_clean()
+
+
+def test_summaries_of_purged_jobs_leave_the_vault_at_the_next_prune(machine: Machine) -> None:
+    clock = FixedClock(datetime(2026, 11, 1, tzinfo=UTC))
+    store = JobStore.in_home(machine.home.path)
+    runner = Runner(store, EngineExecutor(machine.home, clock, store), clock)
+    old = runner.submit("check", "on-demand")
+    runner.run_pending()
+    repo = open_repository(machine.home, clock)
+    assert repo.job_ids() == [old.id]
+    clock.set(datetime(2027, 3, 1, tzinfo=UTC))
+    assert store.purge(clock.now() - timedelta(days=90)) == 1
+    assert store.forgotten() == [old.id]
+    prune = runner.submit("prune", "scheduled")
+    runner.run_pending()
+    done = store.get(prune.id)
+    assert done.state == "completed" and done.result is not None
+    assert done.result["job_summaries_deleted"] == 1
+    assert repo.job_ids() == [prune.id]  # the prune's own summary stays
+    assert store.forgotten() == []
+    machine.check_clean()

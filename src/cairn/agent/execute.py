@@ -23,6 +23,7 @@ from cairn.core.clock import Clock
 from cairn.core.errors import (
     EXIT_DAMAGE,
     EXIT_WARNINGS,
+    BlobNotFound,
     CairnError,
     Interrupted,
     UsageError,
@@ -174,7 +175,22 @@ class EngineExecutor:
             dry_run=bool(job.params.get("dry_run")),
             reporter=reporter,
         )
-        return Outcome("completed", exit_code=0, result=asdict(result))
+        summary = asdict(result)
+        if not result.dry_run:
+            summary["job_summaries_deleted"] = self._delete_forgotten(repo)
+        return Outcome("completed", exit_code=0, result=summary)
+
+    def _delete_forgotten(self, repo: Repository) -> int:
+        """The vault's copies of the summaries of jobs the history no longer keeps."""
+        done = []
+        for job_id in self.store.forgotten():
+            try:
+                repo.store.delete(repo.layout.job(job_id))
+            except BlobNotFound:
+                pass
+            done.append(job_id)
+        self.store.drop_forgotten(done)
+        return len(done)
 
     def _check(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
         subset = job.params.get("subset")

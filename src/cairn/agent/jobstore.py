@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS slots (
     job_id TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS forgotten (id TEXT PRIMARY KEY);
 """
 
 
@@ -409,13 +410,23 @@ class JobStore:
         return [row["id"] for row in rows]
 
     def purge(self, before: datetime) -> int:
-        """Forget finished jobs older than `before` (the history keeps 90 days by default)."""
+        """Forget finished jobs older than `before` (the history keeps 90 days by default). Their
+        summaries in the vault are listed in `forgotten`, for the next prune to delete."""
         with self._tx() as db:
-            cur = db.execute(
-                "DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ?", (stamp(before),)
-            )
+            old = "FROM jobs WHERE finished IS NOT NULL AND finished < ?"
+            db.execute(f"INSERT OR IGNORE INTO forgotten (id) SELECT id {old}", (stamp(before),))
+            cur = db.execute(f"DELETE {old}", (stamp(before),))
             db.execute("DELETE FROM slots WHERE instant < ?", (stamp(before),))
         return cur.rowcount
+
+    def forgotten(self) -> list[str]:
+        """Jobs purged from the history whose summaries may still be in the vault."""
+        with self._lock:
+            return [r["id"] for r in self._db.execute("SELECT id FROM forgotten ORDER BY id")]
+
+    def drop_forgotten(self, job_ids: list[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM forgotten WHERE id = ?", [(i,) for i in job_ids])
 
     # --- slots and notes ------------------------------------------------------------------------
 

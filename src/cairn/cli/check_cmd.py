@@ -30,7 +30,7 @@ def check(
     params = {"read_data": read_data, "subset": list(subset) if subset else None}
     done = follow.run(home, "check", params, json_output)
     if done is not None and done.result is not None:
-        result = CheckResult(**done.result)
+        result = follow.result_as(CheckResult, done)
     else:
         repo = open_repository(
             home,

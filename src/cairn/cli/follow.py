@@ -3,9 +3,10 @@ what Ctrl-C means (MARS's wizard: the job may go on in the background)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +18,13 @@ from cairn.core.errors import EXIT_INTERRUPTED, EXIT_WARNINGS
 from cairn.engine.home import Home
 
 POLL_S = 0.3
+R = TypeVar("R")
+
+
+def result_as(cls: type[R], job: Job) -> R:
+    """A finished job's result as the engine's result class (fields it does not know dropped)."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in (job.result or {}).items() if k in names})
 
 
 def agent(home: Home) -> AgentClient | None:

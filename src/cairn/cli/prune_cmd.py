@@ -36,7 +36,7 @@ def prune(
     params = {"dry_run": dry_run, "grace_hours": grace_hours}
     done = follow.run(home, "prune", params, json_output)
     if done is not None and done.result is not None:
-        result = PruneResult(**done.result)
+        result = follow.result_as(PruneResult, done)
     else:
         repo = open_repository(
             home,

@@ -120,9 +120,8 @@ def restore(
         }
         done = follow.run(home, "restore", params, json_output)
     if done is not None and done.result is not None:
-        summary = dict(done.result)
-        point_id = str(summary.pop("recovery_point"))
-        result = RestoreResult(**summary)
+        point_id = str(done.result["recovery_point"])
+        result = follow.result_as(RestoreResult, done)
         warnings = done.warnings
     else:
         repo = open_repository(
