@@ -216,3 +216,17 @@ def test_restore_prune_and_check_run_as_agent_jobs(agent: AgentProcess, tmp_path
     assert "problem" in damaged.stderr
     failed = json.loads(cli.run("jobs", "--status", "failed", "--json").stdout)
     assert [j["kind"] for j in failed] == ["check"] and failed[0]["exit_code"] == 14
+
+
+def test_a_wrong_passphrase_is_refused_before_the_agent_gets_a_job(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    cli = agent.cli
+    src = small_source(tmp_path / "src")
+    wrong = cli.environ(CAIRN_PASSPHRASE="not the passphrase of this machine")
+    for args in (["backup", str(src)], ["check"], ["prune", "--dry-run"], ["restore", "latest"]):
+        out = cli.run(*args, env=wrong, expect=12)
+        assert "wrong passphrase" in out.stderr
+    assert agent.client.jobs() == []
+    cli.run("backup", str(src))  # the right one (the fixture's) goes through
+    assert [j.state for j in agent.client.jobs()] == ["completed"]

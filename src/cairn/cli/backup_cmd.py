@@ -61,7 +61,7 @@ def backup(
                 f"--retain-until {retain_until!r} is not a date like 2027-01-31"
             ) from None
     home = context.home()
-    client = follow.agent(home)
+    client = follow.agent(home, context.given_passphrase(passphrase_file))
     if client is not None:
         _through_agent(client, paths, excludes, retain_until, detach, json_output)
         return

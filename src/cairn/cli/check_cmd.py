@@ -28,7 +28,7 @@ def check(
     subset = parse_subset(read_data_subset) if read_data_subset else None
     home = context.home()
     params = {"read_data": read_data, "subset": list(subset) if subset else None}
-    done = follow.run(home, "check", params, json_output)
+    done = follow.run(home, "check", params, json_output, context.given_passphrase(passphrase_file))
     if done is not None and done.result is not None:
         result = follow.result_as(CheckResult, done)
     else:

@@ -12,10 +12,11 @@ import click
 
 from cairn.agent.client import AgentClient, AgentError
 from cairn.agent.jobstore import Job
-from cairn.cli import render
+from cairn.cli import context, render
 from cairn.core import events
 from cairn.core.errors import EXIT_INTERRUPTED, EXIT_WARNINGS
 from cairn.engine.home import Home
+from cairn.engine.session import open_repository
 
 POLL_S = 0.3
 R = TypeVar("R")
@@ -27,8 +28,14 @@ def result_as(cls: type[R], job: Job) -> R:
     return cls(**{k: v for k, v in (job.result or {}).items() if k in names})
 
 
-def agent(home: Home) -> AgentClient | None:
-    return AgentClient.find(home.path)
+def agent(home: Home, passphrase: str | None = None) -> AgentClient | None:
+    """The running agent, if any. A passphrase the user gave is checked first, as in-process
+    (exit 12 if wrong): the agent works with the stored key, but a wrong passphrase is never
+    silently ignored."""
+    client = AgentClient.find(home.path)
+    if client is not None and passphrase is not None:
+        open_repository(home, context.clock(), passphrase=passphrase)
+    return client
 
 
 def _progress(job: Job) -> events.Progress | None:
@@ -92,13 +99,19 @@ def exit_code(job: Job) -> int:
     return job.exit_code or 1
 
 
-def run(home: Home, kind: str, params: dict[str, Any], json_output: bool) -> Job | None:
+def run(
+    home: Home,
+    kind: str,
+    params: dict[str, Any],
+    json_output: bool,
+    passphrase: str | None = None,
+) -> Job | None:
     """Run the job in the agent if one runs: its finished job, or None when no agent runs.
 
     A job that failed without a result, or was cancelled, raises its error here with its exit
     code; one the user let go on in the background exits 0.
     """
-    client = agent(home)
+    client = agent(home, passphrase)
     if client is None:
         return None
     job = client.submit(kind, params)

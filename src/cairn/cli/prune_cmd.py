@@ -34,7 +34,7 @@ def prune(
     clock = context.clock()
     policy = settings.load_policy(home)
     params = {"dry_run": dry_run, "grace_hours": grace_hours}
-    done = follow.run(home, "prune", params, json_output)
+    done = follow.run(home, "prune", params, json_output, context.given_passphrase(passphrase_file))
     if done is not None and done.result is not None:
         result = follow.result_as(PruneResult, done)
     else:

@@ -118,7 +118,9 @@ def restore(
             "target": os.path.abspath(target) if target is not None else None,
             "conflict": conflict,
         }
-        done = follow.run(home, "restore", params, json_output)
+        done = follow.run(
+            home, "restore", params, json_output, context.given_passphrase(passphrase_file)
+        )
     if done is not None and done.result is not None:
         point_id = str(done.result["recovery_point"])
         result = follow.result_as(RestoreResult, done)
