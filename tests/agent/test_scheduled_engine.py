@@ -89,8 +89,19 @@ def test_scheduled_late_and_substituting_points(machine: Machine, tmp_path: Path
     runner.run_pending()
     assert store.get(on_demand.id).state == "completed", store.get(on_demand.id).error
 
+    # Only the first one does; nor does one of other paths, or one with its own date.
+    clock.set(datetime(2026, 11, 28, 21, 0, tzinfo=UTC))
+    later = [
+        runner.submit("backup", "on-demand", {}),
+        runner.submit("backup", "on-demand", {"paths": [str(src / "a.txt")]}),
+        runner.submit("backup", "on-demand", {"retain_until": "2027-01-01"}),
+    ]
+    runner.run_pending()
     repo = open_repository(machine.home, clock)
     points = repo.list_points()
+    assert [p.substitutes for p in points[-3:]] == [None, None, None]
+    assert {store.get(j.id).state for j in later} == {"completed"}
+    points = points[:-3]
     facts = [(p.trigger, p.slot, p.substitutes) for p in points]
     assert facts == [
         ("scheduled", "2026-11-26T06:00[UTC]", None),

@@ -13,6 +13,7 @@ machine, and later the console, can show it.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -56,6 +57,31 @@ def check_retain_until(text: str) -> str:
     return text
 
 
+def substitute_now(store: JobStore, repo: Repository, policy: Policy, now: datetime) -> str | None:
+    """The failed or missed slot an on-demand backup taken `now` takes the place of, if any: from
+    the slot outcomes the agent recorded, and the on-demand recovery points in the vault."""
+    since = now - SUBSTITUTION_LOOKBACK
+    history = []
+    for record in store.slots_since(since):
+        if record.outcome not in OUTCOMES:
+            continue  # still queued or running: neither failed nor done
+        try:
+            history.append(SlotOutcome(Slot.parse(record.slot), record.outcome))  # type: ignore[arg-type]
+        except ValueError:
+            continue
+    if not history:
+        return None
+    # Earlier Back Ups Now of the policy's items (one of other paths takes no slot's place).
+    items = sorted(os.path.abspath(i) for i in policy.items)
+    earlier = [
+        p.time
+        for p in repo.list_points()
+        if p.trigger == "on-demand" and p.time >= since and sorted(p.paths) == items
+    ]
+    slot = substitute_for(policy, now, history, earlier)
+    return str(slot) if slot is not None else None
+
+
 class EngineExecutor:
     def __init__(self, home: Home, clock: Clock, store: JobStore, workers: int = 2) -> None:
         self.home = home
@@ -91,8 +117,11 @@ class EngineExecutor:
         if retain_until is not None:
             check_retain_until(retain_until)
         substitutes = None
-        if job.trigger == "on-demand" and policy is not None:
-            substitutes = self._substitutes(policy, self.clock.now())
+        # Back Up Now of the policy's items without a date may take a failed slot's place.
+        covers_policy = policy is not None and not job.params.get("paths")
+        if job.trigger == "on-demand" and covers_policy and retain_until is None:
+            assert policy is not None
+            substitutes = substitute_now(self.store, repo, policy, self.clock.now())
         options = BackupOptions(
             items,
             excludes,
@@ -119,20 +148,6 @@ class EngineExecutor:
             recovery_point=p.id,
             result=summary,
         )
-
-    def _substitutes(self, policy: Policy, now: datetime) -> str | None:
-        since = now - SUBSTITUTION_LOOKBACK
-        history = []
-        for record in self.store.slots_since(since):
-            if record.outcome not in OUTCOMES:
-                continue  # still queued or running: neither failed nor done
-            try:
-                history.append(SlotOutcome(Slot.parse(record.slot), record.outcome))  # type: ignore[arg-type]
-            except ValueError:
-                continue
-        earlier = self.store.on_demand_backups_since(since)
-        slot = substitute_for(policy, now, history, earlier)
-        return str(slot) if slot is not None else None
 
     def _restore(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
         p = job.params

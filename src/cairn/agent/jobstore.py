@@ -448,16 +448,6 @@ class JobStore:
             SlotRecord(r["slot"], unstamp(r["instant"]), r["outcome"], r["job_id"]) for r in rows
         ]
 
-    def on_demand_backups_since(self, since: datetime) -> list[datetime]:
-        """When the successful on-demand backups since `since` started (for substitution)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT started FROM jobs WHERE kind = 'backup' AND trigger = 'on-demand'"
-                " AND state IN ('completed', 'completed-with-warnings') AND started >= ?",
-                (stamp(since),),
-            ).fetchall()
-        return [unstamp(r["started"]) for r in rows]
-
     def get_meta(self, key: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from cairn.agent.client import AgentClient, AgentError
+from cairn.agent.execute import substitute_now
+from cairn.agent.jobstore import DB_FILE, JobStore
 from cairn.cli import context, follow, render
 from cairn.core.errors import EXIT_WARNINGS, UsageError
 from cairn.core.units import format_bytes, format_duration
@@ -68,6 +70,7 @@ def backup(
     if detach:
         raise UsageError("--detach needs a running agent: start one with `cairn agent run`")
     items, patterns = list(paths), list(excludes)
+    policy = None
     if not items:
         policy = settings.load_policy(home)
         if policy is None:
@@ -83,7 +86,15 @@ def backup(
         passphrase=context.given_passphrase(passphrase_file),
         prompt=context.prompt(),
     )
-    options = BackupOptions(items, patterns, retain_until=retain_until)
+    substitutes = None
+    # Back Up Now of the policy's items without a date may take a failed slot's place (DESIGN.md).
+    if policy is not None and retain_until is None and (home.path / DB_FILE).exists():
+        store = JobStore(home.path / DB_FILE)
+        try:
+            substitutes = substitute_now(store, repo, policy, context.clock().now())
+        finally:
+            store.close()
+    options = BackupOptions(items, patterns, retain_until=retain_until, substitutes=substitutes)
     with render.reporter(context.interactive(json_output)) as reporter:
         result = run_backup(repo, options, reporter)
     p = result.point
