@@ -8,6 +8,8 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from cairn.agent.jobstore import Job, JobStore
 from cairn.agent.runner import Outcome, Runner
 from cairn.agent.scheduler import CHECK_SHARES, Scheduler
@@ -160,3 +162,37 @@ def test_no_policy_nothing_scheduled(tmp_path: Path) -> None:
     a.current = None  # type: ignore[assignment]
     assert a.scheduler.tick(start) is None
     assert a.store.jobs() == []
+
+
+@pytest.mark.parametrize(
+    ("start", "dst_day", "expected_utc"),
+    [
+        # 02:30 does not exist on 2027-03-28 in Berlin: it runs at 03:00 CEST (01:00 UTC).
+        (
+            datetime(2027, 3, 25, tzinfo=UTC),
+            date(2027, 3, 28),
+            datetime(2027, 3, 28, 1, 0, tzinfo=UTC),
+        ),
+        # 02:30 happens twice on 2027-10-31: it runs once, at the first (00:30 UTC, CEST).
+        (
+            datetime(2027, 10, 28, tzinfo=UTC),
+            date(2027, 10, 31),
+            datetime(2027, 10, 31, 0, 30, tzinfo=UTC),
+        ),
+    ],
+)
+def test_dst_days_run_once_at_the_right_instant(
+    tmp_path: Path, start: datetime, dst_day: date, expected_utc: datetime
+) -> None:
+    text = THREE_A_DAY.replace('"06:00", "12:00", "18:00"', '"02:30"').replace(
+        "start = 2026-10-12", f"start = {start.date().isoformat()}"
+    )
+    a = Agentless(tmp_path, policy(text), start)
+    a.run(start, start + timedelta(days=7), timedelta(minutes=5))
+    backups = [j for j in a.ran if j.kind == "backup"]
+    assert len(backups) == 7
+    assert Counter(j.slot for j in backups).most_common(1)[0][1] == 1
+    on_dst_day = [j for j in backups if j.slot == f"{dst_day.isoformat()}T02:30[Europe/Berlin]"]
+    assert len(on_dst_day) == 1
+    assert timedelta(0) <= on_dst_day[0].created - expected_utc < timedelta(minutes=5)
+    assert on_dst_day[0].trigger == "scheduled"
