@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cairn.agent.jobstore import KINDS, JobStore
+from cairn.agent.jobstore import KINDS, JobNotFound, JobStore
 from cairn.agent.runner import Runner
 from cairn.core.errors import EXIT_USAGE, CairnError, UsageError
 
@@ -118,7 +118,7 @@ def make_app(
     runner: Runner, store: JobStore, secret: str, status: Callable[[], dict[str, Any]]
 ) -> Starlette:
     def error(e: CairnError) -> JSONResponse:
-        code = 404 if str(e).startswith("no job") else 400 if e.exit_code == EXIT_USAGE else 500
+        code = 404 if isinstance(e, JobNotFound) else 400 if e.exit_code == EXIT_USAGE else 500
         return JSONResponse({"error": str(e), "exit_code": e.exit_code}, status_code=code)
 
     def get_status(request: Request) -> Response:

@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS forgotten (id TEXT PRIMARY KEY);
 """
 
 
+class JobNotFound(UsageError):
+    """No job has that id (or prefix)."""
+
+
 def stamp(moment: datetime) -> str:
     """A time as stored: UTC, fixed width, so text order is time order."""
     if moment.tzinfo is None:
@@ -262,7 +266,7 @@ class JobStore:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            raise UsageError(f"no job {job_id!r}: see `cairn jobs`")
+            raise JobNotFound(f"no job {job_id!r}: see `cairn jobs`")
         return _job(row)
 
     def find(self, spec: str) -> Job:
@@ -275,7 +279,7 @@ class JobStore:
                 "SELECT * FROM jobs WHERE id >= ? AND id < ? LIMIT 2", (spec, spec + "g")
             ).fetchall()
         if not rows:
-            raise UsageError(f"no job {spec!r}: see `cairn jobs`")
+            raise JobNotFound(f"no job {spec!r}: see `cairn jobs`")
         if len(rows) > 1:
             raise UsageError(f"{spec!r} names more than one job: give more characters")
         return _job(rows[0])
