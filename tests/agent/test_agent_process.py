@@ -230,3 +230,15 @@ def test_a_wrong_passphrase_is_refused_before_the_agent_gets_a_job(
     assert agent.client.jobs() == []
     cli.run("backup", str(src))  # the right one (the fixture's) goes through
     assert [j.state for j in agent.client.jobs()] == ["completed"]
+
+
+def test_agent_status(agent: AgentProcess, registered: Cli, tmp_path: Path) -> None:
+    doc = json.loads(agent.cli.run("agent", "status", "--json").stdout)
+    assert doc["agent_running"] is True and doc["pid"] == agent.proc.pid
+    assert doc["running"] is None  # no job
+    assert doc["next_run"] is None  # no policy yet
+    assert "nothing" in agent.cli.run("agent", "status").stdout
+    agent.proc.terminate()
+    agent.wait()
+    stopped = agent.cli.run("agent", "status", expect=1)
+    assert "no agent is running" in stopped.stdout

@@ -55,8 +55,9 @@ def test_agent_run_on_an_empty_home_sets_up_and_backs_up(tmp_path: Path) -> None
     cli = Cli(user / ".local" / "share" / "cairn", env={"HOME": str(user), "CAIRN_PASSPHRASE": ""})
     agent = AgentProcess(cli)
     try:
-        status = agent.client.status()
+        status = wait_for(lambda: (doc := agent.client.status())["next_run"] and doc)
         assert status["machine"]
+        assert "T21:00:00" in status["next_run"]  # the default policy's daily 21:00
         job = agent.client.submit("backup", {})
         done = wait_for(lambda: (j := agent.job(job.id)).done and j)
         assert done.state == "completed", done.error

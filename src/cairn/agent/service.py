@@ -68,6 +68,7 @@ class Agent:
         self.store: JobStore | None = None
         self.runner: Runner | None = None
         self.scheduler: Scheduler | None = None
+        self.next_run: datetime | None = None
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -147,7 +148,7 @@ class Agent:
             while not self.stop_event.is_set():
                 now = self.clock.now()
                 try:
-                    following = self.scheduler.tick(now)
+                    following = self.next_run = self.scheduler.tick(now)
                     self._housekeeping(now)
                 except CairnError as e:
                     log.error("the scheduler could not read the policy: %s", e)
@@ -202,6 +203,7 @@ class Agent:
             "port": self.port,
             "home": str(self.home.path),
             "machine": machine,
+            "next_run": self.next_run.isoformat() if self.next_run else None,
             "running": running[0].to_json() if running else None,
             "queued": len(self.store.jobs(status="queued")),
         }

@@ -10,9 +10,11 @@ from types import FrameType
 
 import click
 
+from cairn.agent.client import AgentClient
 from cairn.agent.firststart import first_start
 from cairn.agent.service import Agent
-from cairn.cli import context
+from cairn.cli import context, render
+from cairn.core.units import format_bytes
 
 
 @click.group()
@@ -78,3 +80,34 @@ def run(port: int, no_setup: bool) -> None:
     )
     service.run()
     click.echo("agent stopped")
+
+
+@agent.command("status")
+@click.option("--json", "json_output", is_flag=True, help="Print the status as JSON.")
+def status(json_output: bool) -> None:
+    """Whether an agent runs for this CAIRN_HOME, its next scheduled backup and its running job."""
+    home = context.home()
+    client = AgentClient.find(home.path)
+    if client is None:
+        if json_output:
+            render.emit_json({"agent_running": False, "home": str(home.path)})
+        else:
+            click.echo(f"no agent is running for CAIRN_HOME {home.path}: `cairn agent run`")
+        raise SystemExit(1)
+    doc = client.status()
+    if json_output:
+        render.emit_json({"agent_running": True, **doc})
+        return
+    click.echo(f"agent pid {doc['pid']} on 127.0.0.1:{doc['port']} (cairn {doc['version']})")
+    click.echo(f"machine:  {doc.get('machine') or '-'}")
+    click.echo(f"next scheduled backup: {doc.get('next_run') or 'none (no policy)'}")
+    job = doc.get("running")
+    if job:
+        p = job.get("progress") or {}
+        click.echo(
+            f"running:  {job['kind']} job {job['id'][:8]} ({job['trigger']}),"
+            f" {p.get('files_done', 0)} files, {format_bytes(int(p.get('bytes_done') or 0))}"
+        )
+    else:
+        click.echo("running:  nothing")
+    click.echo(f"queued:   {doc.get('queued', 0)} job(s)")
