@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from pathlib import Path
 
 from blake3 import blake3
 
@@ -108,3 +109,22 @@ def test_several_uploads_in_flight_never_see_their_buffer_refilled() -> None:
 def test_remote_vaults_get_more_uploads_in_flight_and_local_ones_one() -> None:
     assert is_remote("s3://bucket/p") and not is_remote("/srv/vault")
     assert REMOTE_UPLOADS > 1
+
+
+def test_a_file_is_read_no_further_than_its_size_at_open(tmp_path: Path) -> None:
+    """A file that grows while it is read is stored as it was when opened (and reported changed by
+    the caller), not chased: a busy log once kept a backup reading for as long as it grew."""
+    from cairn.codec.chunker import Chunker
+    from cairn.engine.workers import Bounded
+
+    path = tmp_path / "growing.log"
+    first = os.urandom(3 << 20)
+    path.write_bytes(first)
+    with open(path, "rb", buffering=0) as f:
+        bounded = Bounded(f, len(first))  # type: ignore[arg-type]
+        with open(path, "ab") as w:
+            w.write(os.urandom(5 << 20))  # grows after the open, before the reading
+        chunker = Chunker(bytes(32))
+        read = b"".join(bytes(c) for c in chunker.chunks(bounded, len(first)))  # type: ignore[arg-type]
+    assert read == first
+    assert path.stat().st_size == 8 << 20
