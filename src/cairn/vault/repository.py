@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import platform
 import socket
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -22,6 +23,7 @@ from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, UsageError
 from cairn.core.ids import is_hex_id, random_id
 from cairn.storage.blobstore import BlobStore
+from cairn.storage.location import is_remote
 from cairn.vault.index import Index, Location, decode_segment, encode_segment
 from cairn.vault.layout import MachineLayout
 from cairn.vault.locks import LockManager
@@ -65,6 +67,12 @@ class Repository:
         self.locks = LockManager(store, self.layout, self.objects, clock)
         self._openers: dict[bytes, Sealer] = {}
         self._trees: OrderedDict[bytes, list[Node]] = OrderedDict()
+        # Over a network, a tree is read by fetching its whole tree pack once (kept until a tree
+        # of another pack is needed): a restore's plan then costs a request per tree pack, not
+        # one per folder. Locally, ranged reads cost nothing extra.
+        self._whole_tree_packs = is_remote(getattr(store, "location", ""))
+        self._tree_pack: tuple[str, bytes] | None = None
+        self._tree_pack_lock = threading.Lock()
 
     # --- sealing -------------------------------------------------------------------------------
 
@@ -194,6 +202,24 @@ class Repository:
         sealed = self.store.get(self.layout.pack(loc.pack_id), loc.offset, loc.length)
         return self.open_blob(loc, blob_id, sealed)
 
+    def read_tree_blob(self, index: Index, tree_id: bytes) -> bytes:
+        """A tree's plaintext, read through its whole tree pack on remote vaults."""
+        loc = index.get(tree_id)
+        if not self._whole_tree_packs or loc is None or loc.kind != TREE:
+            return self.read_blob(index, tree_id)
+        with self._tree_pack_lock:
+            if self._tree_pack is None or self._tree_pack[0] != loc.pack_id:
+                self._tree_pack = None
+                data = self.store.get(self.layout.pack(loc.pack_id))
+                if len(data) > MAX_BLOB_BYTES:
+                    raise IntegrityError(f"pack {loc.pack_id[:16]} is larger than allowed")
+                self._tree_pack = (loc.pack_id, data)
+            data = self._tree_pack[1]
+        sealed = memoryview(data)[loc.offset : loc.offset + loc.length]
+        if len(sealed) != loc.length:
+            raise IntegrityError(f"tree {tree_id.hex()[:16]} lies beyond the end of its pack")
+        return self.open_blob(loc, tree_id, sealed)
+
     def load_tree(self, index: Index, tree_id: bytes) -> list[Node]:
         cached = self._trees.get(tree_id)
         if cached is not None:
@@ -202,7 +228,7 @@ class Repository:
         loc = index.get(tree_id)
         if loc is not None and loc.kind != TREE:
             raise IntegrityError(f"blob {tree_id.hex()[:16]} is not a tree")
-        nodes = decode_tree(self.read_blob(index, tree_id))
+        nodes = decode_tree(self.read_tree_blob(index, tree_id))
         self._trees[tree_id] = nodes
         if len(self._trees) > TREE_CACHE:
             self._trees.popitem(last=False)
@@ -213,7 +239,7 @@ class Repository:
         loc = index.get(tree_id)
         if loc is None or loc.kind != TREE:
             raise IntegrityError(f"tree {tree_id.hex()[:16]} is missing")
-        return decode_entries(self.read_blob(index, tree_id))
+        return decode_entries(self.read_tree_blob(index, tree_id))
 
     def entries_id(self, entries: list[Entry]) -> tuple[bytes, bytes]:
         plain = encode_entries(entries)
