@@ -12,12 +12,15 @@ from cairn.core.errors import BlobNotFound, StorageError
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.local import LocalBlobStore
 from cairn.storage.memory import MemoryBlobStore
+from cairn.storage.retrying import RetryingBlobStore
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "retrying-local"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
     if request.param == "memory":
         yield MemoryBlobStore()
+    elif request.param == "retrying-local":
+        yield RetryingBlobStore(LocalBlobStore(str(tmp_path / "vault")), sleep=lambda s: None)
     else:
         yield LocalBlobStore(str(tmp_path / "vault"))
 

@@ -9,8 +9,14 @@ Contract (the conformance suite in tests/storage checks every backend against it
   - `get` of a missing name raises `BlobNotFound`; a range past the end returns what there is.
   - `list(prefix)` yields every blob whose name starts with `prefix`, in no promised order.
   - `delete` of a missing name raises `BlobNotFound`.
-  - A full disk or quota raises `NoSpace`; any other failure of the storage raises `StorageError`
-    (or a subclass) with a message that names the vault and the cause and never a secret.
+  - A full disk or quota raises `NoSpace`; a failure that may succeed if tried again (a timeout, a
+    reset, 5xx, 429/503) raises `TransientStorageError`; any other failure of the storage raises
+    `StorageError` (or a subclass) with a message that names the vault and the cause and never a
+    secret.
+
+Wrappers, composable around any backend: `retrying.py` (backoff on transient errors only; a
+`delete` retried after an unknown outcome counts `BlobNotFound` as done) and `faulty.py` (fault
+injection, for tests only).
 """
 
 from __future__ import annotations
