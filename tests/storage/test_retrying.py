@@ -138,7 +138,7 @@ def test_the_total_time_is_bounded() -> None:
     clock = Clock()
     inner = Scripted(*transient(100))
     store = retrying(inner, clock, attempts=100, base_delay=1.0, max_delay=8.0, max_elapsed=20.0)
-    with pytest.raises(StorageError, match="writing x failed after 5 attempts over 15.0 s"):
+    with pytest.raises(StorageError, match=r"writing x failed after 5 attempts over 15\.0 s"):
         store.put("x", b"")
     assert sum(clock.sleeps) <= 20.0
     assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]  # the next 8 s would pass 20 s: it gives up

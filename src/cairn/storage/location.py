@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from urllib.parse import urlparse
 
 from cairn.core.errors import UsageError
@@ -24,13 +25,23 @@ def normalize(location: str) -> str:
     return location
 
 
-def open_store(location: str) -> BlobStore:
+REMOTE_SCHEMES = ("azure", "s3")
+
+
+def is_remote(location: str) -> bool:
+    """True for a vault reached over a network (azure://, s3://): its failures may be transient."""
+    return urlparse(normalize(location)).scheme in REMOTE_SCHEMES
+
+
+def open_store(location: str, credentials: Mapping[str, str] | None = None) -> BlobStore:
+    """The backend for a location. `credentials` (the backend's secrets, from a vault credentials
+    file or the environment) are ignored by the local and memory backends."""
     loc = normalize(location)
     if loc.startswith("/"):
         return LocalBlobStore(loc)
     scheme = urlparse(loc).scheme
     if scheme == "memory":
         return MemoryBlobStore(loc)
-    if scheme in ("azure", "s3"):
+    if scheme in REMOTE_SCHEMES:
         raise UsageError(f"{scheme}:// vaults are not supported yet; use a local folder")
     raise UsageError(f"unknown vault location {location!r}: give a folder path (or file:///path)")
