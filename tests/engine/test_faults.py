@@ -4,7 +4,8 @@ transiently (half of them after the operation took effect), 200 backup/restore r
 
 Each round changes a small tree on disk, backs it up through the engine, and restores a recovery
 point, all through `FaultyBlobStore(rate=0.05)` around the local vault: once with the retrying
-wrapper (every job should succeed) and once without it (most jobs fail). Every job either raises a
+wrapper (every job should succeed) and once without it (most jobs fail); a prune every 25 rounds
+deletes old points and their data through the faults too. Every job either raises a
 `CairnError` that names the vault and the fault, or gives a recovery point that restores byte for
 byte. At the end, through the plain store, `check --read-data` passes and every recovery point in
 the vault (those of jobs that reported failure after the point landed included) restores to the
@@ -27,6 +28,7 @@ from cairn.core.clock import FixedClock
 from cairn.core.errors import CairnError
 from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.check import check
+from cairn.engine.prune import prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.faulty import FaultyBlobStore
@@ -39,6 +41,7 @@ from tests.conftest import Machine, tree_digest
 
 ROUNDS = 200
 RATE = 0.05
+KEEP = 30
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 Digest = dict[str, tuple[str, str]]
@@ -58,6 +61,8 @@ class Tally:
     backups_failed: int = 0
     restores_ok: int = 0
     restores_failed: int = 0
+    prunes: int = 0
+    prunes_failed: int = 0
     messages: list[str] = field(default_factory=list)
 
 
@@ -97,10 +102,11 @@ def assert_reported(e: CairnError, machine: Machine, tally: Tally) -> None:
 
 
 def run_rounds(
-    machine: Machine, store: BlobStore, rng: random.Random
+    machine: Machine, store: BlobStore, rng: random.Random, prune_every: int = 0
 ) -> tuple[Tally, dict[datetime, Digest], list[RecoveryPoint]]:
-    """ROUNDS rounds of change, backup, restore; what happened, each round's tree by the time of
-    its recovery point, and the points whose jobs reported success."""
+    """ROUNDS rounds of change, backup, restore (and, every `prune_every` rounds, a prune keeping
+    the newest KEEP points); what happened, each round's tree by the time of its recovery point,
+    and the points whose jobs reported success and that no prune deleted."""
     src = machine.tmp / "src"
     src.mkdir()
     clock = FixedClock(START)
@@ -137,6 +143,20 @@ def run_rounds(
             assert result.damaged == []  # a transient failure never passes for damage
             assert restored_digest(target, src) == by_time[point.time]
         shutil.rmtree(target, ignore_errors=True)
+        if prune_every and r % prune_every == prune_every - 1:
+            expired = {p.id for p in machine.repo().list_points()[:-KEEP]}
+            try:
+                repo = open_repo(store, machine, clock)
+                done = prune(repo, expired, now=clock.now(), grace=timedelta(0))
+            except CairnError as e:
+                tally.prunes_failed += 1
+                assert_reported(e, machine, tally)
+            else:
+                tally.prunes += 1
+                assert set(done.points_deleted) == expired
+            # A prune that failed half way may have deleted some of the expired points.
+            present = set(machine.repo().point_ids())
+            reported = [p for p in reported if p.id in present]
     return tally, by_time, reported
 
 
@@ -162,21 +182,23 @@ def verify_vault(
 def test_200_rounds_through_5_percent_faults_with_retries(machine: Machine) -> None:
     faulty = FaultyBlobStore(LocalBlobStore(str(machine.vault)), RATE, seed=2026)
     store = RetryingBlobStore(faulty, sleep=lambda s: None)
-    tally, by_time, reported = run_rounds(machine, store, random.Random(1))
+    tally, by_time, reported = run_rounds(machine, store, random.Random(1), prune_every=25)
     assert faulty.faults["before"] > 20 and faulty.faults["after"] > 20  # faults did happen
     assert tally.backups_ok == ROUNDS, tally.messages
     assert tally.restores_ok == ROUNDS, tally.messages
-    assert verify_vault(machine, by_time, reported) == ROUNDS
+    assert tally.prunes == ROUNDS // 25
+    # The last prune (round 200) kept the newest KEEP points.
+    assert verify_vault(machine, by_time, reported) == KEEP
 
 
 def test_200_rounds_through_5_percent_faults_without_retries(machine: Machine) -> None:
     faulty = FaultyBlobStore(LocalBlobStore(str(machine.vault)), RATE, seed=2026)
-    tally, by_time, reported = run_rounds(machine, faulty, random.Random(2))
+    tally, by_time, reported = run_rounds(machine, faulty, random.Random(2), prune_every=25)
     assert tally.backups_failed > ROUNDS // 4, tally  # many jobs fail, each reported
     assert tally.backups_ok > 10, tally  # and those that succeed restore byte for byte
     assert tally.restores_failed > 0 and tally.restores_ok > 10, tally
-    points = verify_vault(machine, by_time, reported)
-    assert points >= tally.backups_ok
+    assert tally.prunes_failed > 0, tally
+    assert verify_vault(machine, by_time, reported) >= len(reported)
 
 
 class PointLandsThenFails(FaultyBlobStore):
