@@ -49,6 +49,16 @@ def test_a_second_machine_with_only_the_file_restores_the_first_ones_points(
     wrong = laptop.run("restore", "latest", "--machine", "office", "--target", str(target),
                        expect=12, env=as_laptop)  # fmt: skip
     assert "wrong passphrase" in wrong.stderr
+
+    # The office machine is lost: a new one goes on with its store, from the file and its
+    # passphrase alone.
+    rebuilt = Cli(tmp_path / "rebuilt-home")
+    out = rebuilt.run("register", "--vault-credentials", str(creds), "--machine", "office")
+    assert "registered again as machine 'office'" in out.stdout
+    again = tmp_path / "again"
+    rebuilt.run("restore", "latest", "--target", str(again))
+    assert tree_digest(again / str(src).lstrip("/")) == tree_digest(src)
+    rebuilt.run("backup", str(src))
     cli.run("check", "--read-data")
 
 

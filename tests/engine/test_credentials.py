@@ -14,6 +14,7 @@ import pytest
 from cairn.core.clock import SystemClock
 from cairn.core.errors import UsageError
 from cairn.engine import session
+from cairn.engine.check import check
 from cairn.engine.credentials import VaultCredentials, read_file, write_file
 from cairn.engine.home import Home
 from cairn.engine.session import create_vault, open_repository, register
@@ -117,6 +118,7 @@ def test_a_file_for_another_vault_is_refused(machine: Machine, tmp_path: Path) -
         register(home, None, SystemClock(), credentials_file=creds, passphrase=PASSPHRASE * 2)
     assert machine.home.registration().vault_id in str(err.value)
     assert not home.registration_file.exists()
+    machine.check_clean()
 
 
 def test_location_or_file_but_not_both(machine: Machine, tmp_path: Path) -> None:
@@ -128,6 +130,7 @@ def test_location_or_file_but_not_both(machine: Machine, tmp_path: Path) -> None
             home, str(machine.vault), SystemClock(), credentials_file=tmp_path / "f",
             passphrase=PASSPHRASE,
         )  # fmt: skip
+    machine.check_clean()
 
 
 class FakeCloud:
@@ -178,6 +181,7 @@ def test_a_cloud_vault_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert cloud.given == [expected]
     assert isinstance(repo.store, RetryingBlobStore)
     assert repo.store.location == "s3://bucket/cairn"
+    assert check(repo, read_data=True).errors == []
 
 
 def test_cloud_secrets_to_save_must_be_in_the_environment(
@@ -205,9 +209,11 @@ def test_registering_with_a_location_keeps_the_environment_secrets(
     }
     # A scheduled run has no such environment: the kept secrets open the vault.
     cloud.given.clear()
-    open_repository(home, SystemClock())
+    repo = open_repository(home, SystemClock())
     assert cloud.given == [{"connection_string": f"AccountKey={SECRET}"}]
+    assert check(repo, read_data=True).errors == []
 
 
 def test_a_local_vault_is_opened_without_the_retrying_wrapper(machine: Machine) -> None:
     assert isinstance(machine.repo().store, LocalBlobStore)
+    machine.check_clean()
