@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from cairn.cli import context, render
+from cairn.cli import context, follow, render
 from cairn.core.errors import DamageFound
 from cairn.core.units import format_bytes
+from cairn.engine.check import CheckResult, parse_subset
 from cairn.engine.check import check as run_check
-from cairn.engine.check import parse_subset
 from cairn.engine.session import open_repository
 
 
@@ -26,14 +26,20 @@ def check(
 ) -> None:
     """Verify the machine's store in the vault."""
     subset = parse_subset(read_data_subset) if read_data_subset else None
-    repo = open_repository(
-        context.home(),
-        context.clock(),
-        passphrase=context.given_passphrase(passphrase_file),
-        prompt=context.prompt(),
-    )
-    with render.reporter(context.interactive(json_output), quiet_warnings=True) as reporter:
-        result = run_check(repo, read_data=read_data, subset=subset, reporter=reporter)
+    home = context.home()
+    params = {"read_data": read_data, "subset": list(subset) if subset else None}
+    done = follow.run(home, "check", params, json_output, context.given_passphrase(passphrase_file))
+    if done is not None and done.result is not None:
+        result = follow.result_as(CheckResult, done)
+    else:
+        repo = open_repository(
+            home,
+            context.clock(),
+            passphrase=context.given_passphrase(passphrase_file),
+            prompt=context.prompt(),
+        )
+        with render.reporter(context.interactive(json_output), quiet_warnings=True) as reporter:
+            result = run_check(repo, read_data=read_data, subset=subset, reporter=reporter)
     if json_output:
         render.emit_json(
             {

@@ -35,6 +35,8 @@ def recovery_points(machine: str | None, json_output: bool, passphrase_file: Pat
                     "host": p.host,
                     "paths": p.paths,
                     "trigger": p.trigger,
+                    "slot": p.slot,
+                    "substitutes": p.substitutes,
                     "status": p.status,
                     "retain_until": p.retain_until,
                     "files": p.stats.files,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from cairn.cli import context, render
+from cairn.cli import context, follow, render
 from cairn.core.units import format_bytes
 from cairn.engine import settings
-from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy
+from cairn.engine.prune import DEFAULT_GRACE, PruneResult, expired_by_policy
 from cairn.engine.prune import prune as run_prune
 from cairn.engine.session import open_repository
 
@@ -32,21 +32,29 @@ def prune(
     """Delete expired recovery points, then data no recovery point needs."""
     home = context.home()
     clock = context.clock()
-    repo = open_repository(
-        home, clock, passphrase=context.given_passphrase(passphrase_file), prompt=context.prompt()
-    )
     policy = settings.load_policy(home)
-    now = clock.now()
-    expired = expired_by_policy(repo.list_points(), policy, now) if policy else set()
-    with render.reporter(context.interactive(json_output)) as reporter:
-        result = run_prune(
-            repo,
-            expired,
-            now=now,
-            grace=timedelta(hours=grace_hours),
-            dry_run=dry_run,
-            reporter=reporter,
+    params = {"dry_run": dry_run, "grace_hours": grace_hours}
+    done = follow.run(home, "prune", params, json_output, context.given_passphrase(passphrase_file))
+    if done is not None and done.result is not None:
+        result = follow.result_as(PruneResult, done)
+    else:
+        repo = open_repository(
+            home,
+            clock,
+            passphrase=context.given_passphrase(passphrase_file),
+            prompt=context.prompt(),
         )
+        now = clock.now()
+        expired = expired_by_policy(repo.list_points(), policy, now) if policy else set()
+        with render.reporter(context.interactive(json_output)) as reporter:
+            result = run_prune(
+                repo,
+                expired,
+                now=now,
+                grace=timedelta(hours=grace_hours),
+                dry_run=dry_run,
+                reporter=reporter,
+            )
     if json_output:
         render.emit_json(
             {

@@ -18,6 +18,11 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
+def emit_json_line(value: Any) -> None:
+    """One compact JSON document on one line (JSON lines, for listings that stream)."""
+    sys.stdout.write(json.dumps(value, separators=(",", ":"), default=str) + "\n")
+
+
 @contextmanager
 def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[events.Reporter]:
     """A Reporter that draws a bar (files, bytes, rate, ETA) when `show_progress`."""

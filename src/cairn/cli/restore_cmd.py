@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from cairn.cli import context, render
+from cairn.cli import context, follow, render
 from cairn.core.errors import DamageFound
 from cairn.core.units import format_bytes
 from cairn.engine.listing import list_point
-from cairn.engine.restore import CONFLICTS, RestoreOptions
+from cairn.engine.restore import CONFLICTS, RestoreOptions, RestoreResult
 from cairn.engine.restore import restore as run_restore
 from cairn.engine.session import open_repository
 from cairn.vault.tree import Node
@@ -53,7 +54,7 @@ def ls(
     for item in list_point(repo, point, path):
         n = item.node
         if json_output:
-            render.emit_json(
+            render.emit_json_line(
                 {
                     "path": item.path,
                     "type": n.kind,
@@ -104,34 +105,56 @@ def restore(
     json_output: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """Restore files and folders from recovery point RP (an id, a prefix, or latest)."""
-    repo = open_repository(
-        context.home(),
-        context.clock(),
-        machine=machine,
-        passphrase=context.given_passphrase(passphrase_file),
-        prompt=context.prompt(),
-    )
-    point = repo.find_point(rp)
-    options = RestoreOptions(list(paths), target, conflict)
-    with render.reporter(context.interactive(json_output)) as reporter:
-        result = run_restore(repo, point, options, reporter)
+    """Restore files and folders from recovery point RP (an id, a prefix, or latest).
+
+    With an agent running, this machine's restores are jobs of the agent (another machine's,
+    with --machine, need its passphrase and run here)."""
+    home = context.home()
+    done = None
+    if machine is None:
+        params = {
+            "point": rp,
+            "paths": [os.path.abspath(p) for p in paths],
+            "target": os.path.abspath(target) if target is not None else None,
+            "conflict": conflict,
+        }
+        done = follow.run(
+            home, "restore", params, json_output, context.given_passphrase(passphrase_file)
+        )
+    if done is not None and done.result is not None:
+        point_id = str(done.result["recovery_point"])
+        result = follow.result_as(RestoreResult, done)
+        warnings = done.warnings
+    else:
+        repo = open_repository(
+            home,
+            context.clock(),
+            machine=machine,
+            passphrase=context.given_passphrase(passphrase_file),
+            prompt=context.prompt(),
+        )
+        point = repo.find_point(rp)
+        point_id = point.id
+        options = RestoreOptions(list(paths), target, conflict)
+        with render.reporter(context.interactive(json_output)) as reporter:
+            result = run_restore(repo, point, options, reporter)
+        warnings = [{"path": w.path, "message": w.message} for w in reporter.warnings]
     if json_output:
         render.emit_json(
             {
-                "recovery_point": point.id,
+                "recovery_point": point_id,
                 "files": result.files,
                 "dirs": result.dirs,
                 "bytes": result.bytes,
                 "skipped": result.skipped,
                 "damaged": result.damaged,
-                "warnings": [{"path": w.path, "message": w.message} for w in reporter.warnings],
+                "warnings": warnings,
             }
         )
     else:
         click.echo(
             f"restored {result.files} files and {result.dirs} folders ({format_bytes(result.bytes)})"
-            f" from recovery point {point.id[:8]}"
+            f" from recovery point {point_id[:8]}"
             + (f"; {result.skipped} existing left alone" if result.skipped else "")
         )
     if result.damaged:
@@ -142,5 +165,5 @@ def restore(
             f" is damaged or missing (nothing was written for them):\n  {shown}{more}\n"
             "run `cairn check --read-data` to see the damage"
         )
-    if reporter.warnings:
+    if warnings:
         raise SystemExit(3)

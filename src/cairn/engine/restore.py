@@ -376,6 +376,7 @@ class _Restorer:
             for fut in [pool.submit(self.restore_pack, pid, needs) for pid, needs in jobs]:
                 fut.result()
                 self.reporter.progress(self.progress)
+                self.reporter.stop_if_cancelled()
         except BaseException:
             # Stop at once (Ctrl-C, a full disk, a storage failure); leave no half file behind.
             pool.shutdown(wait=True, cancel_futures=True)
