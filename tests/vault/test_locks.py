@@ -13,7 +13,7 @@ import pytest
 
 from cairn.codec.keys import MasterKey
 from cairn.core.clock import FixedClock
-from cairn.core.errors import EXIT_LOCKED, Locked
+from cairn.core.errors import EXIT_LOCKED, Locked, TransientStorageError
 from cairn.core.ids import random_id
 from cairn.vault.locks import REFRESH_EVERY, STALE_AFTER, LockManager, LockRecord
 from cairn.vault.objects import ObjectSealer
@@ -190,8 +190,38 @@ def test_a_live_process_on_this_host_keeps_its_lock_however_old(repo: Repository
     """A suspended laptop's backup must not lose its lock to prune when it wakes up."""
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     manager = LockManager(repo.store, repo.layout, repo.objects, repo.clock)
-    record = LockRecord(random_id(), socket.gethostname(), os.getpid(), False, "backup", now)
+    record = LockRecord(random_id(), socket.gethostname(), os.getppid(), False, "backup", now)
     assert not manager.is_stale(record, now + timedelta(hours=3))
     assert manager.is_stale(record, now + timedelta(hours=25))  # the pid must have been reused
     other = LockRecord(random_id(), "another-host", os.getpid(), False, "backup", now)
     assert manager.is_stale(other, now + timedelta(minutes=31))
+
+
+def test_a_lock_this_process_failed_to_release_does_not_block_it(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The storage was down when a backup released its lock: a long-running agent must not find
+    its own left-over lock blocking prune (its pid is alive) for a day."""
+    held = repo.locks.acquire(exclusive=False, purpose="backup")
+    with pytest.raises(Locked):  # held: it blocks
+        repo.locks.acquire(exclusive=True, purpose="prune")
+
+    def down(name: str) -> None:
+        raise TransientStorageError("the storage is down")
+
+    with monkeypatch.context() as m:
+        m.setattr(repo.store, "delete", down)
+        held.release()  # the delete failed: the record stays in the vault
+    assert lock_names(repo) == [held.record.lock_id]
+    with repo.locks.acquire(exclusive=True, purpose="prune"):
+        pass
+    assert repo.locks.remove_stale() == 1
+    assert lock_names(repo) == []
+
+
+def test_a_lock_this_process_holds_is_live_however_old(repo: Repository) -> None:
+    held = repo.locks.acquire(exclusive=False, purpose="backup")
+    later = held.record.time + timedelta(days=3)
+    assert not repo.locks.is_stale(held.record, later)
+    held.release()
+    assert repo.locks.is_stale(held.record, held.record.time)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -17,29 +18,59 @@ def vault() -> None:
 
 @vault.command("create")
 @click.argument("location")
-def create(location: str) -> None:
+@click.option(
+    "--save-credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the vault credentials file (mode 0600) that `cairn register` takes on each machine.",
+)
+def create(location: str, save_credentials: Path | None) -> None:
     """Create an empty vault at LOCATION (a folder)."""
-    info = session.create_vault(location, context.clock())
-    click.echo(f"created vault {info.vault_id} at {session.vault_location(location)}")
-    click.echo(f"next: cairn register {session.vault_location(location)}")
+    info = session.create_vault(
+        location, context.clock(), save_credentials=save_credentials, environ=os.environ
+    )
+    where = session.vault_location(location)
+    click.echo(f"created vault {info.vault_id} at {where}")
+    if save_credentials is not None:
+        click.echo(
+            f"saved its vault credentials to {save_credentials} (mode 0600): it holds the"
+            " vault's secrets; copy it only to the machines that back up to this vault"
+        )
+        click.echo(f"next: cairn register --vault-credentials {save_credentials}")
+    else:
+        click.echo(f"next: cairn register {where}")
 
 
 @click.command()
-@click.argument("location")
+@click.argument("location", required=False)
+@click.option(
+    "--vault-credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A vault credentials file (from `cairn vault create --save-credentials`), instead of"
+    " LOCATION.",
+)
 @click.option("--machine", help="This machine's name in the vault (default: the host name).")
 @context.passphrase_option
-def register(location: str, machine: str | None, passphrase_file: Path | None) -> None:
-    """Register this machine with the vault at LOCATION."""
+def register(
+    location: str | None,
+    vault_credentials: Path | None,
+    machine: str | None,
+    passphrase_file: Path | None,
+) -> None:
+    """Register this machine with the vault at LOCATION, or the one a vault credentials file names."""
     result = session.register(
         context.home(),
         location,
         context.clock(),
+        credentials_file=vault_credentials,
         machine=machine,
         passphrase=context.given_passphrase(passphrase_file),
         prompt=context.prompt(confirm=True),
+        environ=os.environ,
     )
     verb = "registered new machine" if result.new_machine else "registered again as machine"
     click.echo(f"{verb} {result.machine!r} with vault {result.vault}")
+    if result.kept_credentials:
+        click.echo("kept the vault's credentials in CAIRN_HOME (mode 0600) for unattended runs")
     click.echo(
         "Keep the passphrase somewhere safe, away from this machine: if both this machine and the"
         " passphrase are lost, the backups cannot be read by anyone."

@@ -3,6 +3,11 @@ backups run unattended, as MARS's do.
 
     CAIRN_HOME/registration.json   {"vault": LOCATION, "vault_id": ..., "machine": NAME, "registered": ISO}
     CAIRN_HOME/keys/<vault id>.<machine>.key   {"master_key": hex, "passphrase_check": hex} (0600)
+    CAIRN_HOME/credentials/<vault id>.json     the vault credentials (engine/credentials.py), 0600:
+                                               the backend's secrets, for unattended runs
+
+The secrets live in their own file rather than in registration.json, which says where the vault is
+and may be shown or copied; both are written 0600.
 
 The passphrase check is an HMAC of the passphrase under a key derived from the master key: it lets
 a given passphrase be checked without the slow KDF, and reveals nothing the master key beside it
@@ -18,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cairn.codec.keys import MasterKey
-from cairn.core.errors import CairnError, NoSpace, NotRegistered
+from cairn.core.errors import CairnError, NoSpace, NotRegistered, UsageError
+from cairn.engine.credentials import VaultCredentials
 
 
 def default_home() -> Path:
@@ -67,6 +73,36 @@ class Home:
 
     def key_file(self, vault_id: str, machine: str) -> Path:
         return self.path / "keys" / f"{vault_id}.{machine}.key"
+
+    def credentials_file(self, vault_id: str) -> Path:
+        return self.path / "credentials" / f"{vault_id}.json"
+
+    def save_credentials(self, creds: VaultCredentials) -> None:
+        """Keep the vault's secrets for unattended runs (0600); none to keep removes old ones."""
+        path = self.credentials_file(creds.vault_id)
+        if creds.credentials:
+            write_private(path, creds.encode())
+            return
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise CairnError(f"cannot remove {path}: {e.strerror}") from None
+
+    def credentials(self, vault_id: str) -> VaultCredentials | None:
+        """The vault credentials kept at registration, if there were any."""
+        path = self.credentials_file(vault_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise CairnError(f"cannot read {path}: {e.strerror}") from None
+        try:
+            return VaultCredentials.decode(data, str(path))
+        except UsageError:
+            raise CairnError(f"{path} is damaged: register again") from None
 
     def registration(self) -> Registration:
         try:

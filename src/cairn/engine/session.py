@@ -3,20 +3,34 @@
 A passphrase, when one is given, is always checked (exit 12 if wrong), even where CAIRN_HOME holds
 the machine's key; without one, the stored key is used. Nothing is written before the passphrase is
 known to be right.
+
+A vault's backend secrets come from a vault credentials file (`register --vault-credentials FILE`)
+or, registering with a LOCATION, from the environment; registration keeps them in CAIRN_HOME (0600)
+and every later command uses those. A remote vault (azure://, s3://) is opened through the
+retrying wrapper; a local folder is not: its backend never raises a transient error (a full or
+failing disk stays full or failing), so a wrapper would only add a layer and collect listings.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from cairn.codec.kdf import MIN_PASSPHRASE_CHARS
 from cairn.core.clock import Clock
 from cairn.core.errors import CairnError, UsageError
+from cairn.engine import credentials as credfile
+from cairn.engine.credentials import VaultCredentials
 from cairn.engine.home import Home, Registration
-from cairn.storage.location import normalize, open_store
+from cairn.storage.blobstore import BlobStore
+from cairn.storage.location import is_remote, normalize, open_store
+from cairn.storage.retrying import RetryingBlobStore
+from cairn.storage.secrets import check_credentials, check_location, environment_names
+from cairn.storage.secrets import from_environment as credentials_from_environment
 from cairn.vault.layout import machine_name
 from cairn.vault.repository import Repository
 from cairn.vault.vault import Vault
@@ -43,11 +57,45 @@ def check_new_passphrase(passphrase: str) -> None:
 
 def vault_location(location: str) -> str:
     """The canonical form of a vault location (an absolute path for a folder)."""
+    check_location(location)
     return normalize(location)
 
 
-def create_vault(location: str, clock: Clock) -> VaultInfo:
-    return Vault.create(open_store(location), clock)
+def open_vault_store(location: str, credentials: Mapping[str, str] | None = None) -> BlobStore:
+    """The store of a vault: remote ones retry transient failures (see the module docstring)."""
+    check_location(location)
+    store = open_store(location, credentials)
+    return RetryingBlobStore(store) if is_remote(location) else store
+
+
+def create_vault(
+    location: str,
+    clock: Clock,
+    *,
+    save_credentials: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> VaultInfo:
+    """Create an empty vault; with `save_credentials`, write its vault credentials file there (the
+    backend's secrets from the environment; none for a local vault)."""
+    location = vault_location(location)
+    env = os.environ if environ is None else environ
+    secrets = credentials_from_environment(location, env) if is_remote(location) else {}
+    if save_credentials is not None:
+        if os.path.lexists(save_credentials):
+            raise UsageError(f"{save_credentials} exists already: name a new file")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(save_credentials))):
+            raise UsageError(f"the folder of {save_credentials} does not exist")
+        if is_remote(location) and not secrets:
+            raise UsageError(
+                "no credentials for this vault in the environment to save: set "
+                + " or ".join(environment_names(location))
+            )
+    info = Vault.create(open_vault_store(location, secrets or None), clock)
+    if save_credentials is not None:
+        credfile.write_file(
+            save_credentials, VaultCredentials(location, info.vault_id, info.created, secrets)
+        )
+    return info
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +104,40 @@ class Registered:
     vault: str
     vault_id: str
     new_machine: bool
+    kept_credentials: bool = False
 
 
 def register(
     home: Home,
-    location: str,
+    location: str | None,
     clock: Clock,
     *,
+    credentials_file: Path | None = None,
     machine: str | None = None,
     passphrase: str | None = None,
     prompt: PassphrasePrompt | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Registered:
-    location = normalize(location)
-    vault = Vault(open_store(location), clock)
+    """Register with the vault at `location`, or the one a vault credentials file names."""
+    given: VaultCredentials | None = None
+    if (location is None) == (credentials_file is None):
+        raise UsageError("give either a vault LOCATION or --vault-credentials FILE (one of them)")
+    if credentials_file is not None:
+        given = credfile.read_file(credentials_file)
+        location, secrets = given.vault, dict(given.credentials)
+    else:
+        assert location is not None
+        location = vault_location(location)
+        env = os.environ if environ is None else environ
+        secrets = credentials_from_environment(location, env) if is_remote(location) else {}
+    check_credentials(location, secrets)
+    vault = Vault(open_vault_store(location, secrets or None), clock)
     info = vault.info()
+    if given is not None and given.vault_id != info.vault_id:
+        raise UsageError(
+            f"{credentials_file} is for vault {given.vault_id}, but the vault at {location} is"
+            f" {info.vault_id}: it was created again or the file is for another vault"
+        )
     name = machine_name(machine or socket.gethostname())
     now = clock.now()
     if vault.has_machine(name):
@@ -87,8 +155,10 @@ def register(
     except CairnError:
         policy = None  # a new machine, or a registration that no longer opens: written anew
     repo.write_registration({"policy": policy}, now)
+    # The secrets before the registration that needs them: a registration never lacks its own.
+    home.save_credentials(VaultCredentials(location, info.vault_id, info.created, secrets))
     home.save(Registration(location, info.vault_id, name, now.isoformat()), key, secret)
-    return Registered(name, location, info.vault_id, new)
+    return Registered(name, location, info.vault_id, new, bool(secrets))
 
 
 def open_repository(
@@ -101,7 +171,9 @@ def open_repository(
 ) -> Repository:
     """The registered machine's store (or, with `machine`, another machine's in the same vault)."""
     reg = home.registration()
-    vault = Vault(open_store(reg.vault), clock)
+    kept = home.credentials(reg.vault_id)
+    # Without kept credentials a remote backend looks in the environment itself.
+    vault = Vault(open_vault_store(reg.vault, kept.credentials if kept else None), clock)
     info = vault.info()
     name = machine_name(machine) if machine else reg.machine
     if info.vault_id != reg.vault_id:

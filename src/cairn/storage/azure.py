@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import secrets
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -36,11 +37,11 @@ from cairn.storage.blobstore import BlobInfo, check_name
 from cairn.storage.remote import (
     PerProcess,
     RemoteLocation,
-    first_env,
     quiet_secrets_in_logs,
     redact,
     thread_pool,
 )
+from cairn.storage.secrets import from_environment
 
 # The SDK logs every request at INFO and urllib3 every URL at DEBUG: a SAS token is in the URL.
 logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
@@ -100,17 +101,12 @@ def _service(
 
 
 def credentials_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
-    conn = first_env(environ, "AZURE_STORAGE_CONNECTION_STRING")
-    if conn:
-        return {"connection_string": conn}
-    account = first_env(environ, "AZURE_STORAGE_ACCOUNT")
-    key = first_env(environ, "AZURE_STORAGE_KEY")
-    sas = first_env(environ, "AZURE_STORAGE_SAS_TOKEN")
-    if account and (key or sas):
-        return {
-            "account_name": account,
-            **({"account_key": key} if key else {"sas_token": sas or ""}),
-        }
+    """Complete Azure credentials from the environment (secrets.ENVIRONMENT), or None."""
+    found = from_environment("azure://", os.environ if environ is None else environ)
+    if "connection_string" in found:
+        return found
+    if "account_name" in found and ("account_key" in found or "sas_token" in found):
+        return found
     return None
 
 

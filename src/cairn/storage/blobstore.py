@@ -13,8 +13,14 @@ Contract (the conformance suite in tests/storage checks every backend against it
     the blob only if the name is free and says whether it did: local folders use link(2), S3 sends
     If-None-Match: *, Azure If-None-Match: * through `overwrite=False`. Use it where a second writer
     must lose (vault.json); `put` replaces.
-  - A full disk or quota raises `NoSpace`; any other failure of the storage raises `StorageError`
-    (or a subclass) with a message that names the vault and the cause and never a secret.
+  - A full disk or quota raises `NoSpace`; a failure that may succeed if tried again (a timeout, a
+    reset, 5xx, 429/503) raises `TransientStorageError`; any other failure of the storage raises
+    `StorageError` (or a subclass) with a message that names the vault and the cause and never a
+    secret.
+
+Wrappers, composable around any backend: `retrying.py` (backoff on transient errors only; a
+`delete` retried after an unknown outcome counts `BlobNotFound` as done) and `faulty.py` (fault
+injection, for tests only).
 """
 
 from __future__ import annotations

@@ -44,11 +44,13 @@ def normalize(location: str) -> str:
 
 
 def is_remote(location: str) -> bool:
-    """True for a vault reached over a network (Azure Blob, S3)."""
+    """True for a vault reached over a network (azure://, s3://): its failures may be transient."""
     return "://" in location and urlparse(location).scheme in REMOTE_SCHEMES
 
 
 def open_store(location: str, credentials: Mapping[str, str] | None = None) -> BlobStore:
+    """The backend for a location. `credentials` (the backend's secrets, from a vault credentials
+    file or the environment) are ignored by the local and memory backends."""
     loc = normalize(location)
     if loc.startswith("/"):
         return LocalBlobStore(loc)

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -121,11 +121,3 @@ class PerProcess(Generic[T]):
 
 def thread_pool(workers: int, name: str) -> PerProcess[ThreadPoolExecutor]:
     return PerProcess(lambda: ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name))
-
-
-def first_env(environ: Mapping[str, str] | None, *names: str) -> str | None:
-    env = os.environ if environ is None else environ
-    for n in names:
-        if env.get(n):
-            return env[n]
-    return None

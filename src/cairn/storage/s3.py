@@ -34,11 +34,11 @@ from cairn.storage.blobstore import BlobInfo, check_name
 from cairn.storage.remote import (
     PerProcess,
     RemoteLocation,
-    first_env,
     quiet_secrets_in_logs,
     redact,
     thread_pool,
 )
+from cairn.storage.secrets import from_environment
 
 quiet_secrets_in_logs()
 
@@ -72,19 +72,11 @@ CREDENTIAL_HELP = (
 
 
 def credentials_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
-    env = dict(os.environ if environ is None else environ)
-    key = first_env(env, "AWS_ACCESS_KEY_ID")
-    secret = first_env(env, "AWS_SECRET_ACCESS_KEY")
-    if not (key and secret):
-        return None
-    out = {"access_key_id": key, "secret_access_key": secret}
-    region = first_env(env, "AWS_DEFAULT_REGION", "AWS_REGION")
-    endpoint = first_env(env, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-    if region:
-        out["region"] = region
-    if endpoint:
-        out["endpoint_url"] = endpoint
-    return out
+    """Complete S3 credentials from the environment (secrets.ENVIRONMENT), or None."""
+    found = from_environment("s3://", os.environ if environ is None else environ)
+    if found.get("access_key_id") and found.get("secret_access_key"):
+        return found
+    return None
 
 
 def _client(credentials: Mapping[str, str], *, retries: int, timeout_s: float, pool: int) -> Any:

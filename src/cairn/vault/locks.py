@@ -3,8 +3,10 @@
 A backup, restore or check takes a shared lock; prune takes an exclusive one. An exclusive lock
 conflicts with every other lock. A lock of another host is stale, and ignored, when it was not
 refreshed for `STALE_AFTER`; a lock of this host when its process no longer runs (or, against a
-reused pid, after a day without a refresh). Acquiring writes the
-lock first, then lists the others: two racing exclusive acquirers both back off, never both win.
+reused pid, after a day without a refresh). A lock of this very process is judged by what it holds
+now: one whose release failed (the storage was down) is left over, not held, so it does not block
+this process (a long-running agent) for a day. Acquiring writes the lock first, then lists the
+others: two racing exclusive acquirers both back off, never both win.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from cairn.core.ids import random_id
 from cairn.storage.blobstore import BlobStore
 from cairn.vault.layout import MachineLayout
 from cairn.vault.objects import ObjectSealer
+
+# Ids of the locks this process holds now (a lock it failed to delete is no longer among them).
+_HELD: set[str] = set()
+_HELD_GUARD = threading.Lock()
 
 STALE_AFTER = timedelta(minutes=30)
 STALE_ON_THIS_HOST = timedelta(hours=24)
@@ -72,6 +78,8 @@ class Lock:
     def release(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)  # a refresh racing the delete would bring the lock back
+        with _HELD_GUARD:
+            _HELD.discard(self.record.lock_id)
         try:
             self._locks.store.delete(self._locks.layout.lock(self.record.lock_id))
         except StorageError:
@@ -129,6 +137,9 @@ class LockManager:
     def is_stale(self, record: LockRecord, now: datetime) -> bool:
         """On this host a lock is stale only when its process is gone (a suspended laptop's
         backup is alive however old its lock looks); elsewhere, when it was not refreshed."""
+        if record.host == self.host and record.pid == os.getpid():
+            with _HELD_GUARD:
+                return record.lock_id not in _HELD
         if record.host == self.host:
             # A day without a refresh means the pid was reused by another process.
             return not _pid_alive(record.pid) or now - record.time > STALE_ON_THIS_HOST
@@ -137,11 +148,21 @@ class LockManager:
     def acquire(self, *, exclusive: bool, purpose: str) -> Lock:
         now = self.clock.now()
         record = LockRecord(random_id(), self.host, os.getpid(), exclusive, purpose, now)
-        self.write(record, now)
-        for other in self.read_all():
+        with _HELD_GUARD:
+            _HELD.add(record.lock_id)
+        try:
+            self.write(record, now)
+            others = self.read_all()
+        except BaseException:
+            with _HELD_GUARD:
+                _HELD.discard(record.lock_id)
+            raise
+        for other in others:
             if other.lock_id == record.lock_id or self.is_stale(other, now):
                 continue
             if exclusive or other.exclusive:
+                with _HELD_GUARD:
+                    _HELD.discard(record.lock_id)
                 self.store.delete(self.layout.lock(record.lock_id))
                 raise Locked(
                     f"the store of machine {self.layout.machine!r} is locked by {other.describe()};"
