@@ -85,3 +85,40 @@ def test_a_wrong_secret_fails_clearly_and_never_prints_it(cli: Cli) -> None:
     proc = cli.run("vault", "create", location, expect=1, env=cli.environ(**env))
     assert "access denied" in proc.stderr and location in proc.stderr
     assert "definitely-wrong-secret-1234" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("backend", ["azure", "s3"])
+def test_a_second_machine_with_only_the_credentials_file(tmp_path: Path, backend: str) -> None:
+    """Machine A creates the vault from its environment and saves a vault credentials file; machine
+    B, with no cloud environment at all, registers with that file and restores A's recovery point
+    with A's passphrase. No secret appears in anything either prints."""
+    location, env = cloud_env(backend)
+    a = Cli(tmp_path / "home-a", env=dict(env))
+    creds = tmp_path / "vault.creds.json"
+    a.run("vault", "create", location, "--save-credentials", str(creds))
+    assert oct(creds.stat().st_mode & 0o777) == "0o600"
+    a.run("register", location, "--machine", "alpha")
+    src = tmp_path / "src"
+    make_tree(src)
+    a.run("backup", str(src))
+
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AZURE_", "CAIRN_"))}
+    b = Cli(tmp_path / "home-b")
+    b_env = {**bare, "CAIRN_HOME": str(b.home), "CAIRN_PASSPHRASE": "the passphrase of bravo!!"}
+    outputs = [
+        b.run("register", "--vault-credentials", str(creds), "--machine", "bravo", env=b_env)
+    ]
+    a_pass = {**b_env, "CAIRN_PASSPHRASE": a.environ()["CAIRN_PASSPHRASE"]}
+    target = tmp_path / "restored-on-b"
+    outputs.append(
+        b.run("restore", "latest", "--machine", "alpha", "--target", str(target), env=a_pass)
+    )
+    assert tree_digest(target / str(src).lstrip("/")) == tree_digest(src)
+    outputs.append(b.run("recovery-points", "--machine", "alpha", "--json", env=a_pass))
+    # B's own store works unattended with the credentials it kept.
+    b.run("backup", str(src / "docs" / "a.txt"), env={**b_env, "CAIRN_PASSPHRASE": ""})
+    secrets_ = [v for k, v in env.items() if "KEY" in k or "SECRET" in k or "CONNECTION" in k]
+    for out in outputs:
+        for secret in secrets_:
+            assert secret not in out.stdout and secret not in out.stderr
+    b.run("check", "--read-data", env=b_env)
