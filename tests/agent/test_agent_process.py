@@ -8,9 +8,11 @@ import json
 import os
 import signal
 import stat
+import subprocess
 from pathlib import Path
 
 import psutil
+import pytest
 
 from cairn.agent.client import AgentClient
 from tests.agent.conftest import AgentProcess, sparse_source, wait_for
@@ -242,3 +244,35 @@ def test_agent_status(agent: AgentProcess, registered: Cli, tmp_path: Path) -> N
     agent.wait()
     stopped = agent.cli.run("agent", "status", expect=1)
     assert "no agent is running" in stopped.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_a_full_cairn_home_is_exit_13_and_the_agent_goes_on(tmp_path: Path) -> None:
+    mnt = tmp_path / "small-home"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], check=True)
+    try:
+        cli = Cli(mnt / "home")
+        cli.run("vault", "create", str(tmp_path / "vault"))
+        cli.run("register", str(tmp_path / "vault"), "--machine", "fullbox")
+        agent = AgentProcess(cli, "--no-setup")
+        src = small_source(tmp_path / "src")
+        filler = mnt / "filler"
+        with filler.open("wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        out = cli.run("backup", str(src), "--detach", expect=13)
+        assert "CAIRN_HOME" in out.stderr and "is full" in out.stderr
+        filler.unlink()
+        done = json.loads(cli.run("backup", str(src), "--json").stdout)
+        assert done["state"] == "completed"
+        assert agent.proc.poll() is None
+        agent.proc.terminate()
+        agent.wait()
+        cli.run("check")
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from cairn.core.errors import CairnError, UsageError
+from cairn.core.errors import CairnError, NoSpace, UsageError
 from cairn.core.ids import random_id
 
 DB_FILE = "jobs.sqlite"
@@ -219,13 +219,22 @@ class JobStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as e:
+                if "full" in str(e):
+                    raise NoSpace(
+                        f"CAIRN_HOME ({self.path.parent}) is full: the job history cannot be"
+                        " written; free space there"
+                    ) from None
+                raise CairnError(f"the job history {self.path} cannot be written: {e}") from None
 
     # --- jobs -----------------------------------------------------------------------------------
 

@@ -199,7 +199,11 @@ class Runner:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            self.run_pending()
+            try:
+                self.run_pending()
+            except Exception:  # the history cannot be written (a full disk): try again soon
+                log.exception("the job runner failed; trying again in 30 s")
+                self._stopping.wait(30)
             self._wake.wait(1.0)
             self._wake.clear()
 

@@ -153,6 +153,9 @@ class Agent:
                 except CairnError as e:
                     log.error("the scheduler could not read the policy: %s", e)
                     following = None
+                except Exception:  # the history cannot be written (a full disk): try again
+                    log.exception("the scheduler failed; trying again in a minute")
+                    following = None
                 wait = IDLE_WAKE_S
                 if following is not None:
                     wait = min(wait, max((following - self.clock.now()).total_seconds(), 0.05))
