@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -32,6 +33,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cairn.agent.jobstore import KINDS, JobNotFound, JobStore
 from cairn.agent.runner import Runner
 from cairn.core.errors import EXIT_USAGE, CairnError, UsageError
+
+log = logging.getLogger("cairn.agent")
 
 CONFLICTS = ("copy", "overwrite", "skip")
 
@@ -174,4 +177,12 @@ def make_app(
         Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"]),
         Middleware(_Bearer, secret=secret),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.error("the API failed on %s %s: %r", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"error": f"internal error in the agent: {type(exc).__name__}", "exit_code": 1},
+            status_code=500,
+        )
+
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={Exception: internal})
