@@ -22,6 +22,7 @@ COMMANDS = {
     "check": "cairn.cli.check_cmd:check",
     "policy": "cairn.cli.policy_cmd:policy",
     "prune": "cairn.cli.prune_cmd:prune",
+    "throttle": "cairn.cli.throttle_cmd:throttle",
 }
 
 

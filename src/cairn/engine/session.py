@@ -16,6 +16,7 @@ from cairn.codec.kdf import MIN_PASSPHRASE_CHARS
 from cairn.core.clock import Clock
 from cairn.core.errors import CairnError, UsageError
 from cairn.engine.home import Home, Registration
+from cairn.engine.throttle import throttle_store
 from cairn.storage.location import normalize, open_store
 from cairn.vault.layout import machine_name
 from cairn.vault.repository import Repository
@@ -101,7 +102,10 @@ def open_repository(
 ) -> Repository:
     """The registered machine's store (or, with `machine`, another machine's in the same vault)."""
     reg = home.registration()
-    vault = Vault(open_store(reg.vault), clock)
+    # Throttle (docs/throttle.md): a remote vault's store is wrapped when the throttle is on, so
+    # every job that opens the repository is held to the rate in force.
+    store = throttle_store(home, open_store(reg.vault), reg.vault, clock)
+    vault = Vault(store, clock)
     info = vault.info()
     name = machine_name(machine) if machine else reg.machine
     if info.vault_id != reg.vault_id:

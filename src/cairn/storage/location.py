@@ -1,6 +1,7 @@
 """Vault locations are URLs: `/path` or `file:///path` (local), `memory://` (tests).
 
-`azure://container/prefix` and `s3://bucket/prefix` are reserved for the cloud backends.
+`azure://container/prefix` and `s3://bucket/prefix` are reserved for the cloud backends; they are
+the remote vaults (`is_remote`), the ones the throttle applies to.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ def normalize(location: str) -> str:
     if parsed.scheme == "file":
         return os.path.abspath(parsed.path)
     return location
+
+
+REMOTE_SCHEMES = ("azure", "s3")
+
+
+def is_remote(location: str) -> bool:
+    """True for a vault reached over the network (azure://, s3://): the throttle applies to it."""
+    return "://" in location and urlparse(location).scheme in REMOTE_SCHEMES
 
 
 def open_store(location: str) -> BlobStore:
