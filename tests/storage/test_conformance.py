@@ -12,14 +12,17 @@ from cairn.core.errors import BlobNotFound, StorageError
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.local import LocalBlobStore
 from cairn.storage.memory import MemoryBlobStore
+from cairn.storage.throttled import ThrottledBlobStore
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "throttled"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
     if request.param == "memory":
         yield MemoryBlobStore()
-    else:
+    elif request.param == "local":
         yield LocalBlobStore(str(tmp_path / "vault"))
+    else:  # the wrapper keeps the contract of what it wraps (1023Mbps: no test waits on it)
+        yield ThrottledBlobStore(LocalBlobStore(str(tmp_path / "vault")), lambda: 127_875_000.0)
 
 
 def test_put_then_get_returns_the_bytes(store: BlobStore) -> None:
