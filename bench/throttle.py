@@ -43,9 +43,7 @@ from cairn.storage.location import open_store
 from cairn.storage.throttled import ThrottledBlobStore
 
 # The public Azurite development account (not a secret).
-DEV_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 PACK = 8 << 20
 
 
@@ -200,7 +198,8 @@ def main() -> int:
         for r in range(args.rounds):
             for key in order[r % 3 :] + order[: r % 3]:  # each goes first in turn
                 runs[key].append(total / upload_threads(puts[key], packs, "unthrottled"))
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1] / 1e6:.1f} MB/s" for k, v in runs.items()), file=sys.stderr)  # fmt: skip
+            shown = ", ".join(f"{k} {v[-1] / 1e6:.1f} MB/s" for k, v in runs.items())
+            print(f"round {r + 1}: {shown}", file=sys.stderr)
         medians = {k: statistics.median(v) for k, v in runs.items()}
 
         target = args.rate_bps / 8
@@ -239,14 +238,20 @@ def main() -> int:
     for key in ("store", "wrapper, no limit"):
         ratio = medians[key] / sdk_rate
         ok &= ratio >= 0.8
-        print(f"| {key} (median of {args.rounds}) | {medians[key] / 1e6:.1f} | {ratio:.2f} x SDK (target >= 0.80) |")  # fmt: skip
+        print(
+            f"| {key} (median of {args.rounds}) | {medians[key] / 1e6:.1f}"
+            f" | {ratio:.2f} x SDK (target >= 0.80) |"
+        )
     for key, label in (
         ("throttled_threads_bytes_per_s", "threads"),
         ("throttled_processes_bytes_per_s", "forked processes"),
     ):
         ratio = figures[key] / target
         ok &= abs(ratio - 1) <= 0.10
-        print(f"| throttled {args.rate_bps / 1e6:g}Mbps, 2 {label} | {figures[key] / 1e6:.3f} | {ratio:.3f} x {target / 1e6:g} MB/s (target 0.90-1.10) |")  # fmt: skip
+        print(
+            f"| throttled {args.rate_bps / 1e6:g}Mbps, 2 {label} | {figures[key] / 1e6:.3f}"
+            f" | {ratio:.3f} x {target / 1e6:g} MB/s (target 0.90-1.10) |"
+        )
     print(f"\nstore: {which}. {'All targets met.' if ok else 'A target was missed.'}")
     if args.json_file:
         Path(args.json_file).write_text(json.dumps(figures, indent=1) + "\n")
