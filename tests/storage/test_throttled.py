@@ -228,3 +228,16 @@ def test_512kbps_really_takes_as_long_as_it_should(tmp_path: Path) -> None:
     sent = 6 * (16_000 + REQUEST_BYTES)
     expected = (sent - BURST_SECONDS * 64_000) / 64_000  # ~1.05 s
     assert expected * 0.98 <= elapsed <= expected * 1.3
+
+
+def test_a_small_request_does_not_wait_behind_a_whole_pack(tmp_path: Path) -> None:
+    store = ThrottledBlobStore(LocalBlobStore(str(tmp_path)), lambda: float(MB))
+    store.inner.put("lock", b"x")
+    big = threading.Thread(target=store.put, args=("pack", bytes(3 * MB)))  # 2.5 s at 1 MB/s
+    big.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    store.stat("lock")  # a lock refresh, say: behind one 0.1 s slice, not the 2 s left
+    waited = time.monotonic() - start
+    big.join()
+    assert waited < 0.6
