@@ -82,7 +82,10 @@ class TokenBucket:
         self._lock: _Lock = threading.Lock()
         if shared:
             try:
-                ctx = multiprocessing.get_context()
+                # The workers' start method (engine/workers.py): with fork, nothing needs a
+                # resource tracker; with spawn, these go to the children with the store.
+                methods = multiprocessing.get_all_start_methods()
+                ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
                 self._state = ctx.RawArray("d", start)
                 self._lock = ctx.Lock()
             except (OSError, ImportError):  # no shared memory here: one process's bucket
