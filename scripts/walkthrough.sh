@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: a walkthrough on a local vault under ./.cairn-demo, printing each step.
-# (Until the agent exists, this is the main job: create, register, back up, list, restore, verify.)
+# `make demo`: a walkthrough on a local vault under ./.cairn-demo, printing each step.
+# (create, register, back up, list, restore, verify; `make run` starts the agent instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAIRN=${CAIRN:-.venv/bin/cairn}

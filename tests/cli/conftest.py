@@ -21,7 +21,8 @@ class Cli:
 
     def environ(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env.update(CAIRN_HOME=str(self.home), CAIRN_PASSPHRASE=PASSPHRASE, **self.env)
+        env.update(CAIRN_HOME=str(self.home), CAIRN_PASSPHRASE=PASSPHRASE)
+        env.update(self.env)
         env.update(extra)
         return env
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
-from cairn.cli import context, render
+from cairn.agent.client import AgentClient, AgentError
+from cairn.cli import context, follow, render
 from cairn.core.errors import EXIT_WARNINGS, UsageError
 from cairn.core.units import format_bytes, format_duration
 from cairn.engine import settings
@@ -29,16 +32,27 @@ from cairn.engine.session import open_repository
 @click.option(
     "--retain-until", metavar="DATE", help="Keep this recovery point through DATE (YYYY-MM-DD)."
 )
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Queue the backup in the running agent and return at once (see `cairn jobs`).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
 @context.passphrase_option
 def backup(
     paths: tuple[str, ...],
     excludes: tuple[str, ...],
     retain_until: str | None,
+    detach: bool,
     json_output: bool,
     passphrase_file: Path | None,
 ) -> None:
-    """Back up PATHS now, making a recovery point."""
+    """Back up PATHS now (Back Up Now), making a recovery point.
+
+    With an agent running (`cairn agent run`), the backup is a job of the agent: its progress is
+    shown here, and it waits its turn behind a running backup; Ctrl-C offers to let it go on in
+    the background. Without one, it runs in this process.
+    """
     if retain_until is not None:
         try:
             date.fromisoformat(retain_until)
@@ -47,6 +61,12 @@ def backup(
                 f"--retain-until {retain_until!r} is not a date like 2027-01-31"
             ) from None
     home = context.home()
+    client = follow.agent(home)
+    if client is not None:
+        _through_agent(client, paths, excludes, retain_until, detach, json_output)
+        return
+    if detach:
+        raise UsageError("--detach needs a running agent: start one with `cairn agent run`")
     items, patterns = list(paths), list(excludes)
     if not items:
         policy = settings.load_policy(home)
@@ -91,3 +111,49 @@ def backup(
             click.echo(f"{result.warnings} warning(s): see above", err=True)
     if result.warnings:
         raise SystemExit(EXIT_WARNINGS)
+
+
+def _through_agent(
+    client: AgentClient,
+    paths: tuple[str, ...],
+    excludes: tuple[str, ...],
+    retain_until: str | None,
+    detach: bool,
+    json_output: bool,
+) -> None:
+    params: dict[str, Any] = {
+        "paths": [os.path.abspath(p) for p in paths],
+        "excludes": list(excludes),
+    }
+    if retain_until is not None:
+        params["retain_until"] = retain_until
+    job = client.submit("backup", params)
+    if detach:
+        if json_output:
+            render.emit_json(job.to_json())
+        else:
+            click.echo(
+                f"backup job {job.id[:8]} queued in the agent: `cairn jobs show {job.id[:8]}`"
+            )
+        return
+    if not json_output:
+        click.echo(f"backup job {job.id[:8]} runs in the agent", err=True)
+    done = follow.follow(client, job, context.interactive(json_output))
+    if done is None:
+        return
+    if json_output:
+        render.emit_json(done.to_json())
+    elif done.result and done.state.startswith("completed"):
+        s = done.result["stats"]
+        click.echo(
+            f"recovery point {str(done.recovery_point)[:8]} {done.state}: {s['files']} files,"
+            f" {format_bytes(s['bytes'])}; {s['files_new']} new, {s['files_changed']} changed,"
+            f" {s['files_unchanged']} unchanged; added {format_bytes(s['bytes_added'])}"
+            f" (stored {format_bytes(s['bytes_stored'])}) in"
+            f" {format_duration(done.result['duration_s'])}"
+        )
+    code = follow.exit_code(done)
+    if done.state in ("failed", "cancelled"):
+        raise AgentError(f"backup job {done.id[:8]} {done.state}: {done.error}", code)
+    if code:
+        raise SystemExit(code)

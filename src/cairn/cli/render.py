@@ -19,6 +19,11 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
+def emit_json_line(value: Any) -> None:
+    """One compact JSON document on one line (JSON lines, for listings that stream)."""
+    sys.stdout.write(json.dumps(value, separators=(",", ":"), default=str) + "\n")
+
+
 def limit_text(limit_bps: int | None) -> str:
     """The throttle's limit as the bar shows it: 'limit 4Mbps', or nothing when not throttled."""
     return f"limit {format_bitrate(limit_bps)}" if limit_bps is not None else ""

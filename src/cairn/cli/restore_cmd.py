@@ -53,7 +53,7 @@ def ls(
     for item in list_point(repo, point, path):
         n = item.node
         if json_output:
-            render.emit_json(
+            render.emit_json_line(
                 {
                     "path": item.path,
                     "type": n.kind,

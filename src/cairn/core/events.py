@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from cairn.core.errors import Interrupted
 
 
 @dataclass(slots=True)
@@ -31,11 +34,17 @@ class Warning_:
 
 @dataclass(slots=True)
 class Reporter:
-    """Callbacks for progress and warnings; both optional."""
+    """Callbacks for progress and warnings; both optional. `cancel`, when set by another thread,
+    asks the job to stop at its next safe point (`stop_if_cancelled` raises `Interrupted`)."""
 
     on_progress: Callable[[Progress], None] | None = None
     on_warning: Callable[[Warning_], None] | None = None
     warnings: list[Warning_] = field(default_factory=list)
+    cancel: threading.Event | None = None
+
+    def stop_if_cancelled(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Interrupted("cancelled")
 
     def progress(self, p: Progress) -> None:
         if self.on_progress is not None:

@@ -311,6 +311,7 @@ class _Backup:
             self.reporter.warn(os.fsdecode(fs.path), f"cannot list folder: {err.strerror}")
             children = []
         before = _by_name(d.old_entries)
+        self.reporter.stop_if_cancelled()
         for child in children:
             if self.excludes.excludes(child.path, child.kind == "dir"):
                 continue
@@ -322,6 +323,7 @@ class _Backup:
     # --- results from the workers ------------------------------------------------------------
 
     def flush_batch(self) -> None:
+        self.reporter.stop_if_cancelled()
         if self.batch:
             self.pool.submit(self.batches, self.batch)
             self.batches += 1
@@ -329,6 +331,7 @@ class _Backup:
             self.report()
 
     def handle(self, msg: tuple[Any, ...]) -> None:
+        self.reporter.stop_if_cancelled()
         if msg[0] == "pack":
             self.packed(msg[1])
         elif msg[0] == "files":
@@ -529,9 +532,14 @@ def backup(
             ).start()
         try:
             root = run.walk(items, parent.tree if parent is not None else None)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted) as stop:
+            # A safe point: the workers stop, the packs already indexed here are kept for the
+            # next backup, and no recovery point is written.
             run.pool.terminate()
-            raise Interrupted("backup interrupted; the vault is consistent") from None
+            if run.unindexed:
+                repo.write_segment(run.unindexed)
+            verb = "cancelled" if isinstance(stop, Interrupted) else "interrupted"
+            raise Interrupted(f"backup {verb}; the vault is consistent") from None
         except BaseException:
             run.pool.terminate()
             raise

@@ -188,4 +188,8 @@ def check(
                     progress.files_done += 1
                     progress.bytes_done += size
                     reporter.progress(progress)
+                    if reporter.cancel is not None and reporter.cancel.is_set():
+                        for pending in futures:
+                            pending.cancel()
+                        reporter.stop_if_cancelled()
     return c.result

@@ -176,6 +176,7 @@ def prune(
         if dry_run:
             _report_dry(result, listing, unused_share, to_repack, first_seen, now, grace)
             return result
+        reporter.stop_if_cancelled()  # the last safe point: nothing is deleted yet
 
         for p in gone:
             try:

@@ -378,6 +378,7 @@ class _Restorer:
                 fut.result()
                 self.progress.limit_bps = current_limit_bps(self.repo.store)
                 self.reporter.progress(self.progress)
+                self.reporter.stop_if_cancelled()
         except BaseException:
             # Stop at once (Ctrl-C, a full disk, a storage failure); leave no half file behind.
             pool.shutdown(wait=True, cancel_futures=True)

@@ -181,6 +181,9 @@ class _Worker:
 
 def worker_main(number: int, setup: WorkerSetup, tasks: Any, results: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker is forked: it would inherit the parent's SIGTERM handler (the agent's "stop"), and
+    # then `terminate()` would not stop it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         w = _Worker(setup, results)
         while True:
@@ -258,6 +261,7 @@ class WorkerPool:
                 break
             except queue.Full:
                 self.poll(block=False)
+                self._handle(("tick",))
                 self._check_alive()
         self.poll(block=False)
 
@@ -269,6 +273,7 @@ class WorkerPool:
             except queue.Empty:
                 if not block:
                     return
+                self._handle(("tick",))  # a quiet half second: the caller may stop (a cancel)
                 dead = [p for p in self._procs if not p.is_alive() and p.exitcode not in (0, None)]
                 if dead:
                     raise CairnError(

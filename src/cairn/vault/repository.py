@@ -269,6 +269,26 @@ class Repository:
             raise UsageError(f"{spec!r} names {len(matches)} recovery points: give more characters")
         return self.load_point(matches[0])
 
+    # --- job summaries (written by the agent, read by other machines and the console) ----------
+
+    def save_job(self, job_id: str, summary: dict[str, Any]) -> None:
+        blob = self.objects.seal_json(b"job", bytes.fromhex(job_id), summary)
+        self.store.put(self.layout.job(job_id), blob)
+
+    def load_job(self, job_id: str) -> dict[str, Any]:
+        doc = self.objects.open_json(
+            b"job", bytes.fromhex(job_id), self.store.get(self.layout.job(job_id))
+        )
+        if not isinstance(doc, dict):
+            raise IntegrityError(f"job summary {job_id[:16]} is damaged")
+        return doc
+
+    def job_ids(self) -> list[str]:
+        names = (
+            info.name.rsplit("/", 1)[1] for info in self.store.list(self.layout.prefix("jobs"))
+        )
+        return sorted(n for n in names if is_hex_id(n))
+
     # --- prune state ---------------------------------------------------------------------------
 
     def read_prune_state(self) -> tuple[list[str], dict[str, datetime]]:

@@ -1,0 +1,170 @@
+"""The agent's local API: JSON over HTTP on 127.0.0.1, for the CLI (and later the console).
+
+Every request carries `Authorization: Bearer <secret>` (the secret is in CAIRN_HOME, mode 0600),
+and its Host must be the loopback address, so a web page cannot reach the agent through a
+rebound DNS name.
+
+    GET  /v1/status                  the agent: pid, version, machine, the running job
+    GET  /v1/jobs?status=S&last=N    jobs, newest first
+    GET  /v1/jobs/{id}               one job (an id or a unique prefix)
+    POST /v1/jobs                    {"kind": ..., "params": {...}} queues a job (on-demand)
+    POST /v1/jobs/{id}/cancel        cancels a queued or running job
+
+Errors are `{"error": message, "exit_code": n}` with 400 (bad input), 401, 404 or 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cairn.agent.jobstore import KINDS, JobStore
+from cairn.agent.runner import Runner
+from cairn.core.errors import EXIT_USAGE, CairnError, UsageError
+
+CONFLICTS = ("copy", "overwrite", "skip")
+
+
+class _Bearer:
+    """Refuses a request without the agent's bearer secret (compared in constant time)."""
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {secret}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                response = JSONResponse(
+                    {"error": "the agent's secret is missing or wrong", "exit_code": 1},
+                    status_code=401,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _strings(params: dict[str, Any], key: str) -> list[str]:
+    value = params.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{key} must be a list of strings")
+    return list(value)
+
+
+def check_params(kind: str, params: Any) -> dict[str, Any]:
+    """The parameters of a new job, checked now rather than when it runs."""
+    if kind not in KINDS:
+        raise UsageError(f"{kind!r} is not a job kind; allowed: {', '.join(KINDS)}")
+    if not isinstance(params, dict):
+        raise UsageError("params must be an object")
+    out: dict[str, Any] = {}
+    if kind == "backup":
+        out["paths"] = _strings(params, "paths")
+        out["excludes"] = _strings(params, "excludes")
+        until = params.get("retain_until")
+        if until is not None:
+            try:
+                date.fromisoformat(str(until))
+            except ValueError:
+                raise UsageError(
+                    f"--retain-until {until!r} is not a date like 2027-01-31"
+                ) from None
+            out["retain_until"] = str(until)
+    elif kind == "restore":
+        out["point"] = str(params.get("point") or "latest")
+        out["paths"] = _strings(params, "paths")
+        target = params.get("target")
+        if target is not None:
+            out["target"] = str(target)
+        conflict = str(params.get("conflict") or "copy")
+        if conflict not in CONFLICTS:
+            raise UsageError(f"--conflict must be one of {', '.join(CONFLICTS)}")
+        out["conflict"] = conflict
+    elif kind == "check":
+        out["read_data"] = bool(params.get("read_data"))
+        subset = params.get("subset")
+        if subset is not None:
+            if (
+                not isinstance(subset, list)
+                or len(subset) != 2
+                or not all(isinstance(x, int) for x in subset)
+                or not 1 <= subset[0] <= subset[1]
+            ):
+                raise UsageError("subset must be [N, M] with 1 <= N <= M")
+            out["subset"] = subset
+    return out
+
+
+def make_app(
+    runner: Runner, store: JobStore, secret: str, status: Callable[[], dict[str, Any]]
+) -> Starlette:
+    def error(e: CairnError) -> JSONResponse:
+        code = 404 if str(e).startswith("no job") else 400 if e.exit_code == EXIT_USAGE else 500
+        return JSONResponse({"error": str(e), "exit_code": e.exit_code}, status_code=code)
+
+    def get_status(request: Request) -> Response:
+        return JSONResponse(status())
+
+    def list_jobs(request: Request) -> Response:
+        try:
+            last_text = request.query_params.get("last")
+            last = int(last_text) if last_text else None
+            jobs = store.jobs(request.query_params.get("status") or None, last)
+        except ValueError:
+            return error(UsageError("last must be a whole number"))
+        except CairnError as e:
+            return error(e)
+        return JSONResponse([j.to_json() for j in jobs])
+
+    def get_job(request: Request) -> Response:
+        try:
+            return JSONResponse(store.find(request.path_params["job_id"]).to_json())
+        except CairnError as e:
+            return error(e)
+
+    async def submit(request: Request) -> Response:
+        try:
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                raise UsageError("the request body is not JSON") from None
+            if not isinstance(body, dict):
+                raise UsageError("the request body must be an object")
+            kind = str(body.get("kind"))
+            params = check_params(kind, body.get("params") or {})
+            job = runner.submit(kind, "on-demand", params)
+        except CairnError as e:
+            return error(e)
+        return JSONResponse(job.to_json(), status_code=202)
+
+    def cancel(request: Request) -> Response:
+        try:
+            job = store.find(request.path_params["job_id"])
+            return JSONResponse(runner.cancel(job.id).to_json())
+        except CairnError as e:
+            return error(e)
+
+    routes = [
+        Route("/v1/status", get_status),
+        Route("/v1/jobs", list_jobs, methods=["GET"]),
+        Route("/v1/jobs", submit, methods=["POST"]),
+        Route("/v1/jobs/{job_id}", get_job, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/cancel", cancel, methods=["POST"]),
+    ]
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"]),
+        Middleware(_Bearer, secret=secret),
+    ]
+    return Starlette(routes=routes, middleware=middleware)

@@ -1,0 +1,211 @@
+"""What each kind of job does: the engine calls, with the machine's stored key (unattended).
+
+    backup   the policy's items (or the job's paths); scheduled and late backups fill their slot;
+             an on-demand one may substitute for a failed slot (DESIGN.md, policy/substitution)
+    restore  a recovery point's paths, to their place or under a target, with a conflict rule
+    prune    the recovery points the policy lets expire, then the data no point needs
+    check    the structure, and the packs of `subset` N/M when given
+
+After the job, a summary is sealed into the machine's part of the vault (`jobs/<id>`), so another
+machine, and later the console, can show it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from cairn.agent.jobstore import Job, JobStore
+from cairn.agent.runner import Outcome
+from cairn.core.clock import Clock
+from cairn.core.errors import (
+    EXIT_DAMAGE,
+    EXIT_WARNINGS,
+    CairnError,
+    Interrupted,
+    UsageError,
+)
+from cairn.core.events import Reporter
+from cairn.engine import settings
+from cairn.engine.backup import BackupOptions, backup
+from cairn.engine.check import check
+from cairn.engine.home import Home
+from cairn.engine.prune import expired_by_policy, prune
+from cairn.engine.restore import RestoreOptions, restore
+from cairn.engine.session import open_repository
+from cairn.policy import Policy
+from cairn.policy.schedule import Slot
+from cairn.policy.substitution import OUTCOMES, SlotOutcome, substitute_for
+from cairn.vault.repository import Repository
+
+log = logging.getLogger("cairn.agent")
+
+# How far back the slot history is read for the substitution rule: beyond the longest gap between
+# two slots a weekly, monthly or yearly rule keeps (a weekly schedule runs at least every 4 weeks).
+SUBSTITUTION_LOOKBACK = timedelta(days=40)
+
+
+def check_retain_until(text: str) -> str:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--retain-until {text!r} is not a date like 2027-01-31") from None
+    return text
+
+
+class EngineExecutor:
+    def __init__(self, home: Home, clock: Clock, store: JobStore, workers: int = 2) -> None:
+        self.home = home
+        self.clock = clock
+        self.store = store
+        self.workers = workers
+
+    def __call__(self, job: Job, reporter: Reporter) -> Outcome:
+        repo = open_repository(self.home, self.clock)
+        reporter.stop_if_cancelled()
+        run = getattr(self, f"_{job.kind}")
+        try:
+            outcome: Outcome = run(repo, job, reporter)
+        except CairnError as e:
+            state = "cancelled" if isinstance(e, Interrupted) else "failed"
+            self._save_summary(repo, job, Outcome(state, str(e), e.exit_code))
+            raise
+        self._save_summary(repo, job, outcome)
+        return outcome
+
+    # --- the kinds ------------------------------------------------------------------------------
+
+    def _backup(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
+        policy = settings.load_policy(self.home)
+        items = list(job.params.get("paths") or [])
+        excludes = list(job.params.get("excludes") or [])
+        if not items:
+            if policy is None:
+                raise UsageError("no backup policy is set, and the job names no paths")
+            items = list(policy.items)
+            excludes = list(policy.exclude) + excludes
+        retain_until = job.params.get("retain_until")
+        if retain_until is not None:
+            check_retain_until(retain_until)
+        substitutes = None
+        if job.trigger == "on-demand" and policy is not None:
+            substitutes = self._substitutes(policy, self.clock.now())
+        options = BackupOptions(
+            items,
+            excludes,
+            trigger=job.trigger,
+            slot=job.slot,
+            substitutes=substitutes,
+            retain_until=retain_until,
+            workers=self.workers,
+        )
+        result = backup(repo, options, reporter)
+        p = result.point
+        summary = {
+            "recovery_point": p.id,
+            "status": p.status,
+            "paths": p.paths,
+            "substitutes": p.substitutes,
+            "stats": asdict(p.stats),
+            "duration_s": round(result.duration_s, 3),
+        }
+        state = "completed-with-warnings" if result.warnings else "completed"
+        return Outcome(
+            state,
+            exit_code=EXIT_WARNINGS if result.warnings else 0,
+            recovery_point=p.id,
+            result=summary,
+        )
+
+    def _substitutes(self, policy: Policy, now: datetime) -> str | None:
+        since = now - SUBSTITUTION_LOOKBACK
+        history = []
+        for record in self.store.slots_since(since):
+            if record.outcome not in OUTCOMES:
+                continue  # still queued or running: neither failed nor done
+            try:
+                history.append(SlotOutcome(Slot.parse(record.slot), record.outcome))  # type: ignore[arg-type]
+            except ValueError:
+                continue
+        earlier = self.store.on_demand_backups_since(since)
+        slot = substitute_for(policy, now, history, earlier)
+        return str(slot) if slot is not None else None
+
+    def _restore(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
+        p = job.params
+        point = repo.find_point(str(p.get("point") or "latest"))
+        options = RestoreOptions(
+            list(p.get("paths") or []),
+            p.get("target"),
+            str(p.get("conflict") or "copy"),
+            workers=self.workers,
+        )
+        result = restore(repo, point, options, reporter)
+        summary: dict[str, Any] = {"recovery_point": point.id, **asdict(result)}
+        if result.damaged:
+            return Outcome(
+                "failed",
+                f"{len(result.damaged)} file(s) could not be restored because their data in the"
+                " vault is damaged or missing; run `cairn check --read-data`",
+                EXIT_DAMAGE,
+                point.id,
+                summary,
+            )
+        warned = bool(reporter.warnings)
+        return Outcome(
+            "completed-with-warnings" if warned else "completed",
+            exit_code=EXIT_WARNINGS if warned else 0,
+            recovery_point=point.id,
+            result=summary,
+        )
+
+    def _prune(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
+        policy = settings.load_policy(self.home)
+        now = self.clock.now()
+        expired = expired_by_policy(repo.list_points(), policy, now) if policy else set()
+        result = prune(repo, expired, now=now, reporter=reporter)
+        return Outcome("completed", exit_code=0, result=asdict(result))
+
+    def _check(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
+        subset = job.params.get("subset")
+        chosen = (int(subset[0]), int(subset[1])) if subset else None
+        result = check(
+            repo,
+            read_data=bool(job.params.get("read_data")),
+            subset=chosen,
+            reporter=reporter,
+            workers=self.workers,
+        )
+        summary = asdict(result)
+        if not result.ok:
+            return Outcome(
+                "failed",
+                f"check found {len(result.errors)} problem(s): {result.errors[0]}",
+                EXIT_DAMAGE,
+                result=summary,
+            )
+        return Outcome("completed", exit_code=0, result=summary)
+
+    # --- the vault's copy -----------------------------------------------------------------------
+
+    def _save_summary(self, repo: Repository, job: Job, outcome: Outcome) -> None:
+        """The job's summary, sealed into the vault; a failure here does not fail the job."""
+        summary = {
+            "id": job.id,
+            "kind": job.kind,
+            "trigger": job.trigger,
+            "state": outcome.state,
+            "created": job.created.isoformat(),
+            "started": job.started.isoformat() if job.started else None,
+            "finished": self.clock.now().isoformat(),
+            "slot": job.slot,
+            "error": outcome.error,
+            "recovery_point": outcome.recovery_point,
+            "result": outcome.result,
+        }
+        try:
+            repo.save_job(job.id, summary)
+        except CairnError as e:
+            log.warning("could not write the summary of job %s into the vault: %s", job.id[:8], e)

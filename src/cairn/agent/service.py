@@ -1,0 +1,215 @@
+"""`cairn agent run`: the service. One per CAIRN_HOME.
+
+    CAIRN_HOME/agent.lock     held (flock) while the agent runs: a second agent is refused (exit 11)
+    CAIRN_HOME/agent.json     {"port": P, "pid": N, "started": ISO, "version": V}     (0600)
+    CAIRN_HOME/agent.secret   the bearer secret of the local API, new at every start (0600)
+    CAIRN_HOME/jobs.sqlite    the job history (agent/jobstore.py), kept `HISTORY` long
+
+At start, jobs a killed agent left running or queued are marked failed. Then three threads: the
+local API (uvicorn, 127.0.0.1), the runner (one job at a time) and the caller's, which runs the
+scheduler loop until `stop` is set (SIGTERM or SIGINT). Stopping cancels the running job, which
+stops at its next safe point and is marked cancelled; the vault stays consistent.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import uvicorn
+
+from cairn import __version__
+from cairn.agent.api import make_app
+from cairn.agent.client import INFO_FILE, SECRET_FILE
+from cairn.agent.execute import EngineExecutor
+from cairn.agent.jobstore import JobStore, stamp, unstamp
+from cairn.agent.runner import Executor, Runner
+from cairn.agent.scheduler import Scheduler
+from cairn.core.clock import Clock
+from cairn.core.errors import CairnError, Locked
+from cairn.engine import settings
+from cairn.engine.home import Home, write_private
+
+log = logging.getLogger("cairn.agent")
+
+LOCK_FILE = "agent.lock"
+HISTORY = timedelta(days=90)
+IDLE_WAKE_S = 60.0  # look again at least this often (a changed policy, a clock jump, a resume)
+
+
+class Agent:
+    def __init__(
+        self,
+        home: Home,
+        clock: Clock,
+        *,
+        port: int = 0,
+        executor: Executor | None = None,
+        history: timedelta = HISTORY,
+    ) -> None:
+        self.home = home
+        self.clock = clock
+        self.port = port
+        self.history = history
+        self.stop_event = threading.Event()
+        self._lock_fd = -1
+        self._server: uvicorn.Server | None = None
+        self._http: threading.Thread | None = None
+        self._executor = executor
+        self.store: JobStore | None = None
+        self.runner: Runner | None = None
+        self.scheduler: Scheduler | None = None
+
+    # --- start and stop -------------------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        self.home.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.home.path / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise CairnError(f"cannot lock {path}: {e.strerror}") from None
+            raise Locked(
+                f"another agent already runs for CAIRN_HOME {self.home.path}{_holder(self.home)};"
+                " stop it first (one agent per CAIRN_HOME)"
+            ) from None
+        self._lock_fd = fd
+
+    def start(self, first: Callable[[], None] | None = None) -> None:
+        """Take the lock, run `first` (the first-start set-up) under it, then start serving."""
+        self._take_lock()
+        try:
+            if first is not None:
+                first()
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
+        now = self.clock.now()
+        store = self.store = JobStore.in_home(self.home.path)
+        for job_id in store.fail_orphans(now):
+            log.warning("job %s was left unfinished by a stopped agent: marked failed", job_id[:8])
+        store.purge(now - self.history)
+        store.set_meta("purged", stamp(now))
+        executor = self._executor or EngineExecutor(self.home, self.clock, store)
+        runner = self.runner = Runner(store, executor, self.clock, after_job=self._after_job)
+        self.scheduler = Scheduler(store, runner, lambda: settings.load_policy(self.home))
+
+        secret = secrets.token_urlsafe(32)
+        write_private(self.home.path / SECRET_FILE, secret.encode() + b"\n")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", self.port))
+        except OSError as e:
+            sock.close()
+            raise CairnError(
+                f"the agent cannot listen on 127.0.0.1:{self.port}: {e.strerror}"
+            ) from None
+        sock.listen(64)
+        self.port = sock.getsockname()[1]
+        app = make_app(runner, store, secret, self.status)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        server = self._server
+        self._http = threading.Thread(
+            target=lambda: server.run(sockets=[sock]), name="cairn-api", daemon=True
+        )
+        self._http.start()
+        runner.start()
+        info = {
+            "port": self.port,
+            "pid": os.getpid(),
+            "started": now.isoformat(),
+            "version": __version__,
+        }
+        write_private(self.home.path / INFO_FILE, json.dumps(info).encode() + b"\n")
+        log.info("agent listening on 127.0.0.1:%d (CAIRN_HOME %s)", self.port, self.home.path)
+
+    def run(self) -> None:
+        """The scheduler loop, until `stop_event` is set; then stop everything."""
+        assert self.scheduler is not None and self.store is not None
+        try:
+            while not self.stop_event.is_set():
+                now = self.clock.now()
+                try:
+                    following = self.scheduler.tick(now)
+                    self._housekeeping(now)
+                except CairnError as e:
+                    log.error("the scheduler could not read the policy: %s", e)
+                    following = None
+                wait = IDLE_WAKE_S
+                if following is not None:
+                    wait = min(wait, max((following - self.clock.now()).total_seconds(), 0.05))
+                self.stop_event.wait(wait)
+        finally:
+            self.close()
+
+    def _housekeeping(self, now: datetime) -> None:
+        assert self.store is not None
+        last = self.store.get_meta("purged")
+        if last is None or now - unstamp(last) >= timedelta(days=1):
+            self.store.purge(now - self.history)
+            self.store.set_meta("purged", stamp(now))
+
+    def _after_job(self, job: Any) -> None:
+        if self.scheduler is not None:
+            self.scheduler.after_job(job, self.clock.now())
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._http is not None:
+            self._http.join(10)
+        for name in (INFO_FILE, SECRET_FILE):
+            try:
+                os.unlink(self.home.path / name)
+            except FileNotFoundError:
+                pass
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
+
+    def status(self) -> dict[str, Any]:
+        assert self.store is not None
+        running = self.store.running()
+        try:
+            machine: str | None = self.home.registration().machine
+        except CairnError:
+            machine = None
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "port": self.port,
+            "home": str(self.home.path),
+            "machine": machine,
+            "running": running[0].to_json() if running else None,
+            "queued": len(self.store.jobs(status="queued")),
+        }
+
+
+def _holder(home: Home) -> str:
+    try:
+        info = json.loads((home.path / INFO_FILE).read_text())
+        return f" (pid {int(info['pid'])}, port {int(info['port'])})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""

@@ -1,0 +1,80 @@
+"""`cairn agent run`: the service that runs the policy's schedule and the jobs (a foreground process;
+contrib/cairn-agent.service runs it under systemd)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from cairn.agent.firststart import first_start
+from cairn.agent.service import Agent
+from cairn.cli import context
+
+
+@click.group()
+def agent() -> None:
+    """The agent: scheduled backups, the job queue and its history, the local API."""
+
+
+@agent.command("run")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="The local API's port on 127.0.0.1 (0: any free port; agent.json tells).",
+)
+@click.option(
+    "--no-setup",
+    is_flag=True,
+    help="Refuse to start when nothing is registered, instead of making a local vault.",
+)
+def run(port: int, no_setup: bool) -> None:
+    """Run the agent in the foreground until SIGTERM or Ctrl-C."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s cairn-agent %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    home = context.home()
+    clock = context.clock()
+    service = Agent(home, clock, port=port)
+
+    def setup() -> None:
+        if no_setup:
+            home.registration()  # NotRegistered (exit 10) says what to do
+            return
+        made = first_start(home, clock)
+        if made is None:
+            return
+        click.echo(
+            f"first start: created a vault at {made.vault} and registered machine {made.machine!r}"
+        )
+        if sys.stdout.isatty():
+            click.echo(f"its passphrase, shown once: {made.passphrase}")
+        click.echo(
+            f"the passphrase is kept in {made.passphrase_file} (mode 0600): keep a copy away from"
+            " this machine; without it and this machine, the backups cannot be read"
+        )
+        click.echo(
+            f"the default policy backs up {', '.join(made.policy.items)} daily at 21:00"
+            " (kept 30 days; Sundays' kept 12 weeks): `cairn policy show`"
+        )
+
+    service.start(setup)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("cairn.agent").info("stopping (signal %d)", signum)
+        service.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(
+        f"agent running on 127.0.0.1:{service.port} (CAIRN_HOME {home.path}); Ctrl-C stops it"
+    )
+    service.run()
+    click.echo("agent stopped")
