@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from blake3 import blake3
 
@@ -67,3 +68,22 @@ def test_every_pack_written_through_the_uploader_hashes_to_its_name() -> None:
     for name in names:
         assert blake3(store.get(name)).hexdigest() == name.rsplit("/", 1)[1]
     assert len(messages.items) == len(names)  # each pack announced once it was stored
+
+
+def test_a_file_is_read_no_further_than_its_size_at_open(tmp_path: Path) -> None:
+    """A file that grows while it is read is stored as it was when opened (and reported changed by
+    the caller), not chased: a busy log once kept a backup reading for as long as it grew."""
+    from cairn.codec.chunker import Chunker
+    from cairn.engine.workers import Bounded
+
+    path = tmp_path / "growing.log"
+    first = os.urandom(3 << 20)
+    path.write_bytes(first)
+    with open(path, "rb", buffering=0) as f:
+        bounded = Bounded(f, len(first))  # type: ignore[arg-type]
+        with open(path, "ab") as w:
+            w.write(os.urandom(5 << 20))  # grows after the open, before the reading
+        chunker = Chunker(bytes(32))
+        read = b"".join(bytes(c) for c in chunker.chunks(bounded, len(first)))  # type: ignore[arg-type]
+    assert read == first
+    assert path.stat().st_size == 8 << 20

@@ -26,7 +26,7 @@ import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from cairn.codec.chunker import Chunker
 from cairn.codec.hashing import IdHasher
@@ -112,6 +112,23 @@ class _Uploader:
             raise self.error
 
 
+class Bounded:
+    """A file read no further than the size it had when opened. A file that grows while it is
+    read (a busy log) is then stored as it was, and reported as changed, instead of being chased
+    for as long as it grows."""
+
+    def __init__(self, f: io.FileIO, limit: int) -> None:
+        self._f = f
+        self._left = limit
+
+    def readinto(self, buf: memoryview) -> int:
+        if self._left <= 0:
+            return 0
+        n = self._f.readinto(buf[: self._left] if len(buf) > self._left else buf) or 0
+        self._left -= n
+        return n
+
+
 class _Worker:
     def __init__(self, setup: WorkerSetup, results: Any) -> None:
         layout = MachineLayout(setup.machine)
@@ -164,7 +181,8 @@ class _Worker:
             st0 = os.fstat(fd)
             result = FileResult(task.ref, [], 0, st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino)
             try:
-                for chunk in self.chunker.chunks(f, st0.st_size):
+                bounded = cast(BinaryIO, Bounded(f, st0.st_size))
+                for chunk in self.chunker.chunks(bounded, st0.st_size):
                     self._store_chunk(chunk, result)
                     result.size += len(chunk)
             except OSError as e:
