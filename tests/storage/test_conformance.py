@@ -16,18 +16,21 @@ from cairn.storage.local import LocalBlobStore
 from cairn.storage.memory import MemoryBlobStore
 from cairn.storage.retrying import RetryingBlobStore
 from cairn.storage.s3 import S3BlobStore
+from cairn.storage.throttled import ThrottledBlobStore
 from tests.storage import services
 
 SMALL = 1 << 20  # cloud stores built here split blobs above 1 MiB (Azure) / 5 MiB (S3) into blocks
 
 
-@pytest.fixture(params=["memory", "local", "retrying-local", "azure", "s3"])
+@pytest.fixture(params=["memory", "local", "retrying-local", "throttled", "azure", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
     """Each test gets an empty store: a new folder, or a new container / bucket with a prefix."""
     if request.param == "memory":
         yield MemoryBlobStore()
     elif request.param == "retrying-local":
         yield RetryingBlobStore(LocalBlobStore(str(tmp_path / "vault")), sleep=lambda s: None)
+    elif request.param == "throttled":  # keeps the contract (1023Mbps: no test waits on it)
+        yield ThrottledBlobStore(LocalBlobStore(str(tmp_path / "vault")), lambda: 127_875_000.0)
     elif request.param == "local":
         yield LocalBlobStore(str(tmp_path / "vault"))
     elif request.param == "azure":

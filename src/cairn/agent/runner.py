@@ -78,6 +78,7 @@ class _Tracker:
                 "eta_s": eta,
                 "elapsed_s": round(elapsed, 1),
                 "current": p.current,
+                "limit_bps": p.limit_bps,  # the throttle's limit in force, bits per second
             },
         )
         self.store.add_warnings(self.job_id, warnings)

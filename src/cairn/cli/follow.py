@@ -50,6 +50,7 @@ def _progress(job: Job) -> events.Progress | None:
         bytes_total=p.get("bytes_total"),
         bytes_stored=int(p.get("bytes_stored") or 0),
         current=str(p.get("current") or ""),
+        limit_bps=p.get("limit_bps"),  # the throttle's limit in force
     )
 
 

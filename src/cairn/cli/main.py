@@ -24,6 +24,7 @@ COMMANDS = {
     "prune": "cairn.cli.prune_cmd:prune",
     "jobs": "cairn.cli.jobs_cmd:jobs",
     "agent": "cairn.cli.agent_cmd:agent",
+    "throttle": "cairn.cli.throttle_cmd:throttle",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from cairn.core import events
+from cairn.core.units import format_bitrate
 
 
 def emit_json(value: Any) -> None:
@@ -21,6 +22,11 @@ def emit_json(value: Any) -> None:
 def emit_json_line(value: Any) -> None:
     """One compact JSON document on one line (JSON lines, for listings that stream)."""
     sys.stdout.write(json.dumps(value, separators=(",", ":"), default=str) + "\n")
+
+
+def limit_text(limit_bps: int | None) -> str:
+    """The throttle's limit as the bar shows it: 'limit 4Mbps', or nothing when not throttled."""
+    return f"limit {format_bitrate(limit_bps)}" if limit_bps is not None else ""
 
 
 @contextmanager
@@ -55,6 +61,7 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         TextColumn("{task.fields[files]}"),
         DownloadColumn(binary_units=True),
         TransferSpeedColumn(),
+        TextColumn("{task.fields[limit]}"),
         TimeRemainingColumn(),
         console=err,
         transient=True,
@@ -74,11 +81,20 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
             return
         last[0] = now
         files = f"{p.files_done}/{p.files_total} files" if p.files_total is not None else ""
+        limit = limit_text(p.limit_bps)
         if p.phase not in tasks:
             for done in list(tasks):  # one phase at a time: the previous one is over
                 bar.remove_task(tasks.pop(done))
-            tasks[p.phase] = bar.add_task(p.phase, total=p.bytes_total or None, files=files)
-        bar.update(tasks[p.phase], completed=p.bytes_done, total=p.bytes_total or None, files=files)
+            tasks[p.phase] = bar.add_task(
+                p.phase, total=p.bytes_total or None, files=files, limit=limit
+            )
+        bar.update(
+            tasks[p.phase],
+            completed=p.bytes_done,
+            total=p.bytes_total or None,
+            files=files,
+            limit=limit,
+        )
 
     with bar:
         yield events.Reporter(on_progress=on_progress, on_warning=warn_above_bar)

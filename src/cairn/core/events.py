@@ -11,7 +11,8 @@ from cairn.core.errors import Interrupted
 
 @dataclass(slots=True)
 class Progress:
-    """Where a long job stands. `total_*` are None while the walk is still counting."""
+    """Where a long job stands. `total_*` are None while the walk is still counting.
+    `limit_bps` is the throttle's limit in force (bits per second), None when not throttled."""
 
     phase: str
     files_done: int = 0
@@ -20,6 +21,7 @@ class Progress:
     bytes_total: int | None = None
     bytes_stored: int = 0
     current: str = ""
+    limit_bps: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,3 +23,16 @@ def format_duration(seconds: float) -> str:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def format_bitrate(bits_per_second: int) -> str:
+    """A rate in decimal bits per second, as MARS and network gear write it: 4000000 -> '4Mbps',
+    512000 -> '512Kbps', 1500000 -> '1.5Mbps'. Exact: no rounding for values Cairn accepts."""
+    for unit, scale in (("Mbps", 10**6), ("Kbps", 10**3)):
+        if bits_per_second >= scale:
+            whole, rest = divmod(bits_per_second, scale)
+            if not rest:
+                return f"{whole}{unit}"
+            digits = f"{rest:0{len(str(scale)) - 1}d}".rstrip("0")
+            return f"{whole}.{digits}{unit}"
+    return f"{bits_per_second}bps"

@@ -37,6 +37,7 @@ from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
 from cairn.fs.walk import FsEntry, list_dir, stat_entry
+from cairn.storage.throttled import current_limit_bps
 from cairn.vault.index import Index
 from cairn.vault.packs import TREE, PackInfo
 from cairn.vault.points import PointStats, RecoveryPoint
@@ -327,7 +328,7 @@ class _Backup:
             self.pool.submit(self.batches, self.batch)
             self.batches += 1
             self.batch, self.batch_bytes = [], 0
-            self.reporter.progress(self.progress)
+            self.report()
 
     def handle(self, msg: tuple[Any, ...]) -> None:
         self.reporter.stop_if_cancelled()
@@ -336,7 +337,11 @@ class _Backup:
         elif msg[0] == "files":
             for r in msg[2]:
                 self.read_done(r)
-            self.reporter.progress(self.progress)
+            self.report()
+
+    def report(self) -> None:
+        self.progress.limit_bps = current_limit_bps(self.repo.store)
+        self.reporter.progress(self.progress)
 
     def packed(self, info: PackInfo) -> None:
         self.index.add_pack(info)

@@ -34,6 +34,7 @@ from cairn.engine.listing import find_node
 from cairn.fs.conflict import copy_name
 from cairn.fs.metadata import apply_metadata, apply_metadata_fd, create_special
 from cairn.fs.safety import check_name, create_new
+from cairn.storage.throttled import current_limit_bps
 from cairn.vault.index import Index, Location
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
@@ -375,6 +376,7 @@ class _Restorer:
         try:
             for fut in [pool.submit(self.restore_pack, pid, needs) for pid, needs in jobs]:
                 fut.result()
+                self.progress.limit_bps = current_limit_bps(self.repo.store)
                 self.reporter.progress(self.progress)
                 self.reporter.stop_if_cancelled()
         except BaseException:

@@ -26,6 +26,7 @@ from cairn.core.errors import CairnError, UsageError
 from cairn.engine import credentials as credfile
 from cairn.engine.credentials import VaultCredentials
 from cairn.engine.home import Home, Registration
+from cairn.engine.throttle import throttle_store
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import is_remote, normalize, open_store
 from cairn.storage.retrying import RetryingBlobStore
@@ -61,10 +62,17 @@ def vault_location(location: str) -> str:
     return normalize(location)
 
 
-def open_vault_store(location: str, credentials: Mapping[str, str] | None = None) -> BlobStore:
-    """The store of a vault: remote ones retry transient failures (see the module docstring)."""
+def open_vault_store(
+    location: str,
+    credentials: Mapping[str, str] | None = None,
+    wrap: Callable[[BlobStore], BlobStore] | None = None,
+) -> BlobStore:
+    """The store of a vault: remote ones retry transient failures (see the module docstring).
+    `wrap` goes between the backend and the retries (the throttle)."""
     check_location(location)
     store = open_store(location, credentials)
+    if wrap is not None:
+        store = wrap(store)
     return RetryingBlobStore(store) if is_remote(location) else store
 
 
@@ -172,8 +180,15 @@ def open_repository(
     """The registered machine's store (or, with `machine`, another machine's in the same vault)."""
     reg = home.registration()
     kept = home.credentials(reg.vault_id)
-    # Without kept credentials a remote backend looks in the environment itself.
-    vault = Vault(open_vault_store(reg.vault, kept.credentials if kept else None), clock)
+    # Without kept credentials a remote backend looks in the environment itself. The throttle
+    # (docs/throttle.md) holds every job that opens the repository to the rate in force; retries
+    # go around it, so each retried byte is charged too.
+    store = open_vault_store(
+        reg.vault,
+        kept.credentials if kept else None,
+        wrap=lambda inner: throttle_store(home, inner, reg.vault, clock),
+    )
+    vault = Vault(store, clock)
     info = vault.info()
     name = machine_name(machine) if machine else reg.machine
     if info.vault_id != reg.vault_id:

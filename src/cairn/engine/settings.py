@@ -2,6 +2,8 @@
 the backup policy.
 
     CAIRN_HOME/policy.json   the policy in its JSON form (policy_to_json)
+
+The other machine setting, the throttle (CAIRN_HOME/throttle.json), is in `throttle.py`.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ the semantics with worked examples.
 - `simulation`: `simulate`, `SimulationResult`, `SimulatedPoint`.
 - `limits`: the ranges, `MAX_POINTS`, `worst_case_points`.
 - `wallclock`: `resolve` (local time to instant across DST), `add_months`, `end_of_day`.
+- `throttle`: `Throttle` (work hours, work days, two rates), `parse_rate`, `throttle_from_flags`,
+  `throttle_to_json`, `throttle_from_json`, `rate_at`; `Throttle.next_change` (docs/throttle.md).
 """
 
 from __future__ import annotations
@@ -53,11 +55,25 @@ from cairn.policy.retention import (
 from cairn.policy.schedule import Run, Slot, iter_runs, next_runs, runs_after, runs_between, runs_on
 from cairn.policy.simulation import SimulatedPoint, SimulationResult, simulate
 from cairn.policy.substitution import Outcome, SlotOutcome, substitute_for
+from cairn.policy.throttle import (
+    MAX_RATE_BPS,
+    MIN_RATE_BPS,
+    Throttle,
+    format_work_days,
+    format_work_hours,
+    parse_rate,
+    rate_at,
+    throttle_from_flags,
+    throttle_from_json,
+    throttle_to_json,
+)
 from cairn.policy.wallclock import resolve
 
 __all__ = [
     "LAST",
     "MAX_POINTS",
+    "MAX_RATE_BPS",
+    "MIN_RATE_BPS",
     "MONTHS",
     "WEEKDAYS",
     "WEEKS_OF_MONTH",
@@ -73,19 +89,24 @@ __all__ = [
     "SimulationResult",
     "Slot",
     "SlotOutcome",
+    "Throttle",
     "Trigger",
     "WeeklyRule",
     "YearlyRule",
     "alive",
     "expired",
     "expiry",
+    "format_work_days",
+    "format_work_hours",
     "iter_runs",
     "next_runs",
     "parse_policy",
+    "parse_rate",
     "policy_from_dict",
     "policy_from_json",
     "policy_to_json",
     "policy_to_toml",
+    "rate_at",
     "resolve",
     "rules_for_day",
     "rules_keeping",
@@ -95,5 +116,8 @@ __all__ = [
     "runs_on",
     "simulate",
     "substitute_for",
+    "throttle_from_flags",
+    "throttle_from_json",
+    "throttle_to_json",
     "worst_case_points",
 ]

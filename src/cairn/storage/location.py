@@ -12,6 +12,7 @@ Without credentials they come from the environment, under each SDK's standard na
 AZURE_STORAGE_CONNECTION_STRING (or AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY, or
 AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_SAS_TOKEN); AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY,
 AWS_DEFAULT_REGION, AWS_ENDPOINT_URL. The cloud SDKs are imported only when a cloud vault is opened.
+The remote vaults (`is_remote`) are the ones the retries and the throttle apply to.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def normalize(location: str) -> str:
 
 
 def is_remote(location: str) -> bool:
-    """True for a vault reached over a network (azure://, s3://): its failures may be transient."""
+    """True for a vault reached over a network (azure://, s3://): its failures may be transient,
+    and the throttle applies to it."""
     return "://" in location and urlparse(location).scheme in REMOTE_SCHEMES
 
 
