@@ -76,7 +76,9 @@ class Sealer:
             self._check(out[:n], flag, payload, data, ad)
         return n
 
-    def _check(self, sealed: memoryview, flag: int, payload: Buffer, data: Buffer, ad: bytes) -> None:
+    def _check(
+        self, sealed: memoryview, flag: int, payload: Buffer, data: Buffer, ad: bytes
+    ) -> None:
         """What `open` would make of `sealed` is `data`: it decrypts to the frame, and the frame
         decodes to the data."""
         ok = self._aead.matches(sealed, ad, (_FLAG_BYTES[flag], payload))

@@ -76,7 +76,9 @@ class Repository:
 
     def pack_writer(self) -> PackWriter:
         return PackWriter(
-            self.key, lambda info, data: self.upload_pack(info.pack_id, data), level=self.config.level
+            self.key,
+            lambda info, data: self.upload_pack(info.pack_id, data),
+            level=self.config.level,
         )
 
     def upload_pack(self, pack_id: str, data: bytes | memoryview) -> None:
