@@ -105,6 +105,6 @@ class Aead:
             raise IntegrityError("a sealed object is shorter than its nonce and tag")
         view = memoryview(sealed)
         try:
-            return self._aes.decrypt(bytes(view[:NONCE_BYTES]), bytes(view[NONCE_BYTES:]), ad)
+            return self._aes.decrypt(view[:NONCE_BYTES], view[NONCE_BYTES:], ad)  # no copies
         except InvalidTag:
             raise IntegrityError("a sealed object failed authentication") from None

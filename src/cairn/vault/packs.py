@@ -31,7 +31,7 @@ DATA = 0
 TREE = 1
 KIND_TAGS = {DATA: b"data", TREE: b"tree"}
 _ENTRY = struct.Struct("<B32sIII")
-TARGET_PACK_BYTES = 8 << 20
+TARGET_PACK_BYTES = 4 << 20
 MAX_HEADER_ENTRIES = 1 << 20
 
 
