@@ -22,7 +22,7 @@ from pyfastcdc import FastCDC
 AVG_SIZE = 1 << 20
 MIN_SIZE = 256 << 10
 MAX_SIZE = 4 << 20
-BUFFER_SIZE = MAX_SIZE + MAX_SIZE // 2  # more than one maximal chunk, so every pass cuts one
+BUFFER_SIZE = MAX_SIZE + MAX_SIZE // 4  # more than one maximal chunk, so every pass cuts one
 PIECE_SIZE = 1 << 20  # read and permuted this much at a time
 
 
@@ -64,7 +64,7 @@ class Chunker:
         self.min_size = min_size
         self.max_size = max_size
         check_sizes(avg_size, min_size, max_size)
-        self.buffer_size = max(BUFFER_SIZE, max_size + max_size // 2)
+        self.buffer_size = max(BUFFER_SIZE, max_size + max_size // 4)
         self._buffer: bytearray | None = None
         self._permuted: bytearray | None = None
 
