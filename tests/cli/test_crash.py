@@ -59,19 +59,22 @@ def test_kill_after_packs_were_written_then_next_backup_reuses_them(
     vault = tmp_path / "vault"
     proc = start_backup(registered, src)
     deadline = time.monotonic() + 60
-    while len(packs(vault)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+    while len(packs(vault)) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert proc.poll() is None, (
         "the backup finished before it could be killed: make the source larger"
     )
     kill_tree(proc)
     assert len(packs(vault)) >= 2
+    stored = sum(p.stat().st_size for p in packs(vault))
+    assert stored >= 4 << 20
     assert json.loads(registered.run("recovery-points", "--json").stdout) == []
     registered.run("check", "--read-data")
     out = json.loads(registered.run("backup", str(src), "--json").stdout)
     assert out["status"] == "completed"
-    # The packs the killed backup wrote were indexed, not uploaded again.
-    assert out["stats"]["bytes_added"] <= total - (8 << 20)
+    # The packs the killed backup wrote were indexed, not uploaded again (their bytes are the
+    # random chunks they hold, plus a little framing; the small files may come on top).
+    assert out["stats"]["bytes_added"] <= total - stored + (1 << 20)
     registered.run("check", "--read-data")
     restored = tmp_path / "r"
     registered.run("restore", "latest", "--target", str(restored))

@@ -59,3 +59,38 @@ def test_shorter_than_nonce_and_tag_is_refused(n: int) -> None:
 def test_only_32_byte_keys(n: int) -> None:
     with pytest.raises(ValueError):
         Aead(b"k" * n)
+
+
+@pytest.mark.parametrize("size", [0, 100, 64 << 10, (300 << 10) + 7])
+def test_sealing_parts_into_a_buffer_is_plain_aes_gcm_of_their_concatenation(size: int) -> None:
+    """Large messages are encrypted part by part with a streaming cipher: the same bytes."""
+    aead = Aead(KEY)
+    parts = (b"\x01", bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    out = bytearray(OVERHEAD + 1 + size + 5)
+    n = aead.seal_into(parts, b"ad", memoryview(out))
+    assert n == OVERHEAD + 1 + size
+    sealed = bytes(out[:n])
+    assert AESGCM(KEY).decrypt(sealed[:12], sealed[12:], b"ad") == b"".join(parts)
+    assert aead.matches(sealed, b"ad", parts)
+    assert aead.matches(sealed, b"ad", (b"".join(parts),))
+
+
+@pytest.mark.parametrize("size", [100, (300 << 10) + 7])
+def test_matches_refuses_other_bytes_a_damaged_message_and_another_ad(size: int) -> None:
+    aead = Aead(KEY)
+    message = bytes(range(256)) * (size // 256 + 1)
+    sealed = aead.encrypt(message, b"ad")
+    other = bytearray(message)
+    other[-1] ^= 1
+    assert aead.matches(sealed, b"ad", (message,))
+    assert not aead.matches(sealed, b"ad", (bytes(other),))
+    assert not aead.matches(sealed, b"ad", (message[:-1],))
+    assert not aead.matches(sealed, b"other", (message,))
+    damaged = bytearray(sealed)
+    damaged[20] ^= 1
+    assert not aead.matches(damaged, b"ad", (message,))
+
+
+def test_seal_into_refuses_a_buffer_too_small() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        Aead(KEY).seal_into((b"abc",), b"ad", memoryview(bytearray(OVERHEAD + 2)))

@@ -48,21 +48,12 @@ def test_every_pack_written_through_the_uploader_hashes_to_its_name() -> None:
     store = SlowStore()
     messages = Messages()
     uploader = _Uploader(store, MachineLayout("m"), messages)
-    handed: list[memoryview] = []
     writer = PackWriter(
-        MasterKey.generate(),
-        lambda pid, d: handed.append(d),
-        level=1,
-        buffers=2,
-        target_bytes=1 << 20,
+        MasterKey.generate(), uploader.send, level=1, buffers=2, target_bytes=1 << 20
     )
     for _ in range(300):
-        info = writer.add(DATA, os.urandom(32), os.urandom(100_000), compressible=False)
-        if info is not None:
-            uploader.send(info, handed.pop())
-    info = writer.flush()
-    if info is not None:
-        uploader.send(info, handed.pop())
+        writer.add(DATA, os.urandom(32), os.urandom(100_000), compressible=False)
+    writer.flush()
     uploader.close()
     assert store.changed == []
     names = [b.name for b in store.list("machines/m/packs/")]
@@ -85,21 +76,12 @@ def test_several_uploads_in_flight_never_see_their_buffer_refilled() -> None:
     messages = Messages()
     threads = 3
     uploader = _Uploader(store, MachineLayout("m"), messages, threads)
-    handed: list[memoryview] = []
     writer = PackWriter(
-        MasterKey.generate(),
-        lambda pid, d: handed.append(d),
-        level=1,
-        buffers=threads + 1,
-        target_bytes=1 << 20,
+        MasterKey.generate(), uploader.send, level=1, buffers=threads + 1, target_bytes=1 << 20
     )
     for _ in range(300):
-        info = writer.add(DATA, os.urandom(32), os.urandom(100_000), compressible=False)
-        if info is not None:
-            uploader.send(info, handed.pop())
-    info = writer.flush()
-    if info is not None:
-        uploader.send(info, handed.pop())
+        writer.add(DATA, os.urandom(32), os.urandom(100_000), compressible=False)
+    writer.flush()
     uploader.close()
     assert store.changed == []
     names = [b.name for b in store.list("machines/m/packs/")]

@@ -46,9 +46,9 @@ class Uploads:
         self.repo = repo
         self.packs: dict[str, bytes] = {}
 
-    def __call__(self, pack_id: str, data: bytes | memoryview) -> None:
-        self.packs[pack_id] = bytes(data)  # the writer reuses its buffer after the upload
-        self.repo.upload_pack(pack_id, data)
+    def __call__(self, info: PackInfo, data: bytes | memoryview) -> None:
+        self.packs[info.pack_id] = bytes(data)  # the writer reuses its buffer after the upload
+        self.repo.upload_pack(info.pack_id, data)
 
 
 def write_pack(repo: Repository, blobs: list[tuple[int, bytes]]) -> tuple[PackInfo, bytes]:
@@ -121,19 +121,52 @@ def test_header_encoding_layout() -> None:
     assert decode_header(encode_header([])) == []
 
 
-def test_the_writer_flushes_when_the_target_size_is_reached(memory_repo: Repository) -> None:
+def test_a_blob_that_would_pass_the_target_size_starts_the_next_pack(
+    memory_repo: Repository,
+) -> None:
     uploads = Uploads(memory_repo)
     writer = PackWriter(memory_repo.key, uploads, level=3, target_bytes=3000)
     assert writer.flush() is None
     first = random.Random(2).randbytes(2000)
     assert writer.add(DATA, memory_repo.hasher.id_of(first), first) is None
-    assert writer.pending_bytes > 2000
+    pending = writer.pending_bytes
+    assert pending > 2000
     second = random.Random(3).randbytes(2000)
     info = writer.add(DATA, memory_repo.hasher.id_of(second), second)
-    assert info is not None and len(info.entries) == 2
-    assert writer.pending_bytes == 0
+    assert info is not None and len(info.entries) == 1
+    assert info.entries[0].raw_length == 2000
+    assert writer.pending_bytes == pending  # the second blob alone
+    last = writer.flush()
+    assert last is not None and len(last.entries) == 1
     assert writer.flush() is None
-    assert list(uploads.packs) == [info.pack_id]
+    assert list(uploads.packs) == [info.pack_id, last.pack_id]
+
+
+def test_a_blob_larger_than_the_target_size_gets_a_pack_of_its_own(
+    memory_repo: Repository,
+) -> None:
+    uploads = Uploads(memory_repo)
+    writer = PackWriter(memory_repo.key, uploads, level=3, target_bytes=3000)
+    small, large = b"small", random.Random(4).randbytes(10_000)
+    assert writer.add(DATA, memory_repo.hasher.id_of(small), small) is None
+    info = writer.add(DATA, memory_repo.hasher.id_of(large), large)
+    assert info is not None and [e.raw_length for e in info.entries] == [5]
+    last = writer.flush()
+    assert last is not None and [e.raw_length for e in last.entries] == [10_000]
+    assert memory_repo.read_pack_header(last.pack_id) == last
+
+
+def test_the_buffer_grows_to_the_target_size_and_is_reused(memory_repo: Repository) -> None:
+    uploads = Uploads(memory_repo)
+    writer = PackWriter(memory_repo.key, uploads, level=3, target_bytes=100_000)
+    rng = random.Random(5)
+    for _ in range(40):
+        blob = rng.randbytes(rng.randrange(1000, 30_000))
+        writer.add(DATA, memory_repo.hasher.id_of(blob), blob, compressible=False)
+    writer.flush()
+    assert len(uploads.packs) > 5
+    assert all(len(p) <= 100_000 + 2000 for p in uploads.packs.values())  # blobs, then the header
+    assert len(writer._buf) <= 100_000 + 2000
 
 
 def test_a_blob_opens_only_as_its_kind_and_id(memory_repo: Repository) -> None:

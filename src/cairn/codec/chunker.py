@@ -6,7 +6,9 @@ a secret permutation of 0..255 derived from the machine's chunker key (`bytes.tr
 which amounts to a secret permuted gear table. Cut points are found on the permuted copy; chunks are
 slices of the original bytes. Chunk sizes are kept out of sight inside sealed pack headers.
 
-Reading is streamed through one fixed buffer, so memory stays bounded whatever the file size.
+Reading is streamed through one fixed buffer, with a permuted twin of the same size that is filled
+as the bytes come in (a piece at a time, so no whole-buffer copy is ever made and no byte is permuted
+twice), so memory stays bounded whatever the file size.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pyfastcdc import FastCDC
 AVG_SIZE = 1 << 20
 MIN_SIZE = 256 << 10
 MAX_SIZE = 4 << 20
-BUFFER_SIZE = 2 * MAX_SIZE
+BUFFER_SIZE = MAX_SIZE + MAX_SIZE // 4  # more than one maximal chunk, so every pass cuts one
+PIECE_SIZE = 1 << 20  # read and permuted this much at a time
 
 
 def permutation(key: bytes) -> bytes:
@@ -61,8 +64,9 @@ class Chunker:
         self.min_size = min_size
         self.max_size = max_size
         check_sizes(avg_size, min_size, max_size)
-        self.buffer_size = max(BUFFER_SIZE, 2 * max_size)
+        self.buffer_size = max(BUFFER_SIZE, max_size + max_size // 4)
         self._buffer: bytearray | None = None
+        self._permuted: bytearray | None = None
 
     def cut(self, data: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
         """(offset, length) of each chunk of a whole buffer."""
@@ -83,28 +87,34 @@ class Chunker:
         yield from self._stream(stream, b"")
 
     def _stream(self, stream: BinaryIO, head: bytes) -> Iterator[memoryview]:
-        if self._buffer is None:
+        if self._buffer is None or self._permuted is None:
             self._buffer = bytearray(self.buffer_size)
-        buf = self._buffer
-        view = memoryview(buf)
+            self._permuted = bytearray(self.buffer_size)
+        buf, permuted, table = self._buffer, self._permuted, self._table
+        view, pview = memoryview(buf), memoryview(permuted)
         filled = 0
         eof = False
         pending = memoryview(head)
         while True:
             while not eof and filled < len(buf):
+                end = min(filled + PIECE_SIZE, len(buf))
                 if pending:
-                    n = min(len(pending), len(buf) - filled)
+                    n = min(len(pending), end - filled)
                     view[filled : filled + n] = pending[:n]
                     pending = pending[n:]
                 else:
-                    n = stream.readinto(view[filled:])  # type: ignore[attr-defined]
+                    n = stream.readinto(view[filled:end])  # type: ignore[attr-defined]
                     if not n:
                         eof = True
                         break
+                permuted[filled : filled + n] = buf[filled : filled + n].translate(table)
                 filled += n
             if filled == 0:
                 return
-            cuts = self.cut(buf if filled == len(buf) else view[:filled])
+            if filled <= self.min_size:
+                cuts = [(0, filled)]
+            else:
+                cuts = [(c.offset, c.length) for c in self._cdc.cut_buf(pview[:filled])]
             if not eof:
                 cuts = cuts[:-1]  # the last cut ends at the buffer's end, not at a content boundary
             end = 0
@@ -115,4 +125,5 @@ class Chunker:
                 return
             remainder = filled - end
             view[:remainder] = view[end:filled]
+            pview[:remainder] = pview[end:filled]
             filled = remainder

@@ -33,7 +33,7 @@ def compress(data: bytes | memoryview, level: int = DEFAULT_LEVEL) -> bytes:
     return bytes(_compressor(level).compress(data))
 
 
-def decompress(data: bytes | memoryview, max_size: int) -> bytes:
+def decompress(data: bytes | bytearray | memoryview, max_size: int) -> bytes:
     """Decompress one frame; refuse a frame that claims or yields more than `max_size` bytes."""
     try:
         params = zstandard.get_frame_parameters(data)

@@ -62,7 +62,6 @@ class FileResult:
     error: str | None = None
     changed: bool = False
     new_bytes: int = 0
-    stored_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,31 +162,18 @@ class _Worker:
         self.chunker = Chunker(setup.key.chunker_key, cfg.chunk_avg, cfg.chunk_min, cfg.chunk_max)
         threads = REMOTE_UPLOADS if is_remote(setup.store.location) else 1
         self.uploader = _Uploader(setup.store, layout, results, threads)
-        self._flushed: memoryview | None = None
-        self.packs = PackWriter(setup.key, self._hand_over, level=cfg.level, buffers=threads + 1)
-
-    def _hand_over(self, pack_id: str, data: memoryview) -> None:
-        self._flushed = data
-
-    def pack_done(self, info: PackInfo | None) -> None:
-        if info is not None and self._flushed is not None:
-            self.uploader.send(info, self._flushed)
-            self._flushed = None
+        # The pack writer hands a full buffer to `send`, which returns once the buffer the writer
+        # fills next (handed over `threads` packs ago) is uploaded: never refilled in flight.
+        self.packs = PackWriter(setup.key, self.uploader.send, level=cfg.level, buffers=threads + 1)
 
     def _store_chunk(self, chunk: memoryview, result: FileResult) -> None:
         cid = self.hasher.id_of(chunk)
         result.content.append(cid)
         if cid in self.known:
             return
-        before = self.packs.pending_bytes
-        info = self.packs.add(DATA, cid, chunk)
+        self.packs.add(DATA, cid, chunk)
         self.known.add(cid)
         result.new_bytes += len(chunk)
-        if info is not None:
-            result.stored_bytes += info.size - before
-            self.pack_done(info)
-        else:
-            result.stored_bytes += self.packs.pending_bytes - before
 
     def read_file(self, task: FileTask) -> FileResult:
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -240,7 +226,7 @@ def worker_main(number: int, setup: WorkerSetup, tasks: Any, results: Any, paren
                 break
             batch, files = item
             results.put(("files", batch, [w.read_file(t) for t in files]))
-        w.pack_done(w.packs.flush())
+        w.packs.flush()
         w.uploader.close()
         results.put(("done", number))
     except CairnError as e:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from cairn.codec.hashing import content_hash
 from cairn.codec.keys import SESSION_ID_BYTES, MasterKey, new_session_id
-from cairn.codec.sealing import Sealer, associated_data
+from cairn.codec.sealing import Sealer, associated_data, sealed_length
 from cairn.core.errors import IntegrityError
 
 MAGIC = b"CAIRNPK1"
@@ -31,7 +31,7 @@ DATA = 0
 TREE = 1
 KIND_TAGS = {DATA: b"data", TREE: b"tree"}
 _ENTRY = struct.Struct("<B32sIII")
-TARGET_PACK_BYTES = 8 << 20
+TARGET_PACK_BYTES = 4 << 20
 MAX_HEADER_ENTRIES = 1 << 20
 
 
@@ -76,17 +76,22 @@ def decode_header(data: bytes) -> list[PackEntry]:
 
 
 class PackWriter:
-    """Collects sealed blobs of one session; `flush` uploads a pack through `upload`.
+    """Collects sealed blobs of one session; a pack is uploaded through `upload(info, data)`.
+
+    A blob is sealed straight into the pack's buffer. One that would take the pack past the target
+    size goes to the next pack (the pack so far is uploaded first), so a buffer grows to the
+    target size and no further, unless a single blob is larger.
 
     With `buffers=1`, `upload` must be done with the data when it returns. With `buffers=2` the
-    writer fills the other buffer next, so `upload` may keep the data until the following `flush`
-    calls it again (an uploader that writes one pack while the next one fills).
+    writer fills the other buffer next, so `upload` may keep the data until the following upload
+    call returns (an uploader that writes one pack while the next one fills waits, in `upload`,
+    for the pack before).
     """
 
     def __init__(
         self,
         key: MasterKey,
-        upload: Callable[[str, memoryview], None],
+        upload: Callable[[PackInfo, memoryview], None],
         *,
         level: int,
         target_bytes: int = TARGET_PACK_BYTES,
@@ -106,25 +111,37 @@ class PackWriter:
     def pending_bytes(self) -> int:
         return self._size
 
+    def _reserve(self, end: int) -> None:
+        if end > len(self._buf):
+            # Grown in quarter-pack steps up to the target, then reused for every pack.
+            step = min(len(self._buf) + self._target // 4, self._target)
+            self._buf.extend(bytes(max(end, step) - len(self._buf)))
+
     def _append(self, data: bytes | bytearray) -> None:
         end = self._size + len(data)
-        if end > len(self._buf):
-            # Grown in quarter-pack steps, then reused for every pack this writer makes.
-            self._buf.extend(bytes(max(end - len(self._buf), self._target // 4)))
+        self._reserve(end)
         self._buf[self._size : end] = data
         self._size = end
 
     def add(
         self, kind: int, blob_id: bytes, plaintext: bytes | memoryview, *, compressible: bool = True
     ) -> PackInfo | None:
-        """Seal and append a blob; returns the pack's info when this filled and uploaded one."""
-        sealed = self.sealer.seal(plaintext, blob_ad(kind, blob_id), compressible=compressible)
-        self._entries.append(PackEntry(kind, blob_id, self._size, len(sealed), len(plaintext)))
-        self._append(sealed)
-        del sealed
-        if self._size >= self._target:
-            return self.flush()
-        return None
+        """Seal and append a blob; returns the info of the pack this uploaded, if it did."""
+        flag, payload = self.sealer.frame(plaintext, compressible=compressible)
+        length = sealed_length(len(payload))
+        info = None
+        if self._entries and self._size + length > self._target:
+            info = self.flush()
+        start, end = self._size, self._size + length
+        self._reserve(end)
+        with memoryview(self._buf) as view:
+            self.sealer.seal_frame_into(
+                view[start:end], flag, payload, plaintext, blob_ad(kind, blob_id)
+            )
+        del payload
+        self._entries.append(PackEntry(kind, blob_id, start, length, len(plaintext)))
+        self._size = end
+        return info
 
     def flush(self) -> PackInfo | None:
         if not self._entries:
@@ -135,9 +152,9 @@ class PackWriter:
         self._append(header)
         self._append(self.session_id + struct.pack("<I", len(header)) + MAGIC)
         data = memoryview(self._buf)[: self._size]
-        pack_id = content_hash(data).hex()
-        self._upload(pack_id, data)
-        info = PackInfo(pack_id, self.session_id, self._size, tuple(self._entries))
+        info = PackInfo(content_hash(data).hex(), self.session_id, self._size, tuple(self._entries))
+        self._upload(info, data)
+        del data
         self._turn = (self._turn + 1) % len(self._buffers)
         self._buf = self._buffers[self._turn]
         self._size = 0

@@ -83,7 +83,11 @@ class Repository:
         return s
 
     def pack_writer(self) -> PackWriter:
-        return PackWriter(self.key, self.upload_pack, level=self.config.level)
+        return PackWriter(
+            self.key,
+            lambda info, data: self.upload_pack(info.pack_id, data),
+            level=self.config.level,
+        )
 
     def upload_pack(self, pack_id: str, data: bytes | memoryview) -> None:
         self.store.put(self.layout.pack(pack_id), data)
