@@ -9,9 +9,7 @@ The upload is what a backup sends: 8 MiB packs, put by two uploaders at once (a 
 worker processes). The throttled run is done twice: two threads sharing one wrapper, and two forked
 processes sharing it (the wrapper's bucket is in shared memory), as a backup does.
 
-Cairn's store is `open_store("azure://CONTAINER/PREFIX", credentials)` once the Azure backend is
-merged; until then (`open_store` refuses azure://), the bench puts through `SdkStore` below, a
-minimal BlobStore over the same SDK, and says so in its output.
+Cairn's store is `open_store("azure://CONTAINER/PREFIX", credentials)`: the Azure backend.
 
     .venv/bin/python bench/throttle.py --azurite-bin PATH/node_modules/.bin/azurite-blob
     .venv/bin/python bench/throttle.py            # Azurite already on --port, or
@@ -31,14 +29,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobServiceClient
 
-from cairn.core.errors import BlobNotFound, UsageError
-from cairn.storage.blobstore import BlobInfo, BlobStore
+from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import open_store
 from cairn.storage.throttled import ThrottledBlobStore
 
@@ -54,51 +51,9 @@ def dev_connection_string(port: int) -> str:
     )
 
 
-class SdkStore:
-    """A minimal BlobStore over azure-storage-blob, for measuring before the Azure backend is
-    merged. It makes its client in the process that uses it (a forked child makes its own)."""
-
-    def __init__(self, conn: str, container: str, prefix: str) -> None:
-        self.location = f"azure://{container}/{prefix}"
-        self._conn, self._container, self._prefix = conn, container, prefix
-        self._pid = -1
-        self._client: ContainerClient | None = None
-
-    def _c(self) -> ContainerClient:
-        if self._client is None or self._pid != os.getpid():
-            svc = BlobServiceClient.from_connection_string(self._conn)
-            self._client, self._pid = svc.get_container_client(self._container), os.getpid()
-        return self._client
-
-    def put(self, name: str, data: bytes | memoryview) -> None:
-        self._c().upload_blob(f"{self._prefix}/{name}", bytes(data), overwrite=True)
-
-    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
-        try:
-            return self._c().download_blob(f"{self._prefix}/{name}", offset, length).readall()
-        except Exception as e:  # ResourceNotFoundError
-            raise BlobNotFound(f"{self.location}: no blob {name}") from e
-
-    def stat(self, name: str) -> BlobInfo:
-        props = self._c().get_blob_client(f"{self._prefix}/{name}").get_blob_properties()
-        return BlobInfo(name, int(props.size))
-
-    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
-        skip = len(self._prefix) + 1
-        for b in self._c().list_blobs(name_starts_with=f"{self._prefix}/{prefix}"):
-            yield BlobInfo(b.name[skip:], int(b.size))
-
-    def delete(self, name: str) -> None:
-        self._c().delete_blob(f"{self._prefix}/{name}")
-
-
 def cairn_store(conn: str, container: str, prefix: str) -> tuple[BlobStore, str]:
     location = f"azure://{container}/{prefix}"
-    try:
-        store = open_store(location, {"connection_string": conn})  # type: ignore[call-arg]
-        return store, "open_store (the Azure backend)"
-    except (UsageError, TypeError):
-        return SdkStore(conn, container, prefix), "SdkStore (bench stand-in: no Azure backend yet)"
+    return open_store(location, {"connection_string": conn}), "open_store (the Azure backend)"
 
 
 def upload_threads(put: Callable[[str, bytes], None], packs: list[bytes], tag: str) -> float:
