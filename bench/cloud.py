@@ -8,6 +8,13 @@
 Each round makes a fresh bucket per tool, then for each tool (the order alternates by round):
 initial backup of the dataset from bench/dataset.py, then a full restore into an empty folder,
 whose bytes are compared with the source. Prints the median times and cairn/restic (target <= 0.8).
+
+Every timed command starts after a sync, so no tool pays for writing back what the one before
+it wrote. Restored trees are kept until the end of the run (they need rounds x tools x the
+dataset's size on disk), because deleting one right before the next restore charges that restore
+for the deletion: on an ext4 without a journal (this machine's root) the kernel skips every
+inode deleted in the last minute on each new file, which took 36-50% of a restore's CPU
+(bench/README.md). --delete-between measures that condition instead.
 With --azure, cairn also runs against Azurite; restic 0.14 cannot: its azure backend always builds
 https://ACCOUNT.blob.core.windows.net and takes no custom endpoint, so there is no ratio there.
 Times on a shared 2-core machine are noisy: compare the ratios of one run, not absolute times.
@@ -53,6 +60,7 @@ def digest(root: Path) -> dict[str, str]:
 
 
 def run(cmd: list[str], env: dict[str, str]) -> float:
+    os.sync()  # what an earlier command wrote is on disk before this one is timed
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     took = time.perf_counter() - t
@@ -125,6 +133,12 @@ def main() -> int:
     ap.add_argument("--cairn", default=str(Path(sys.executable).with_name("cairn")))
     ap.add_argument("--restic", default="restic")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    ap.add_argument(
+        "--delete-between",
+        action="store_true",
+        help="delete each restored tree at once, so the next restore runs right after a mass"
+        " deletion (the condition of the runs before 2026-11-25)",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cairn-cloud-bench-", dir=args.workdir))
     try:
@@ -133,6 +147,15 @@ def main() -> int:
         print(f"dataset: {summary}", file=sys.stderr)
         want = digest(src)
         names = ["cairn", "restic"] + (["cairn-azure"] if args.azure else [])
+        if not args.delete_between:
+            size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+            need_bytes = int(size * 1.1) * len(names) * args.rounds
+            free = shutil.disk_usage(work).free
+            if free < need_bytes + (1 << 30):
+                sys.exit(
+                    f"{work} has {free / 1e9:.1f} GB free; keeping every restored tree needs"
+                    f" {need_bytes / 1e9:.1f} GB: use --workdir, fewer --rounds or --delete-between"
+                )
         times: dict[str, dict[str, list[float]]] = {n: {"backup": [], "restore": []} for n in names}
         for r in range(args.rounds):
             order = names if r % 2 == 0 else [names[1], names[0], *names[2:]]
@@ -150,7 +173,8 @@ def main() -> int:
                 times[name]["backup"].append(b)
                 times[name]["restore"].append(t)
                 print(f"round {r + 1} {name}: backup {b:.2f} s, restore {t:.2f} s", file=sys.stderr)
-                shutil.rmtree(base)
+                if args.delete_between:
+                    shutil.rmtree(base)
         print(f"\n| step (median of {args.rounds}, s) | " + " | ".join(names) + " | cairn/restic |")
         print("| --- |" + " ---: |" * (len(names) + 1))
         for step in ("backup", "restore"):
