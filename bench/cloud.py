@@ -13,11 +13,11 @@ Every timed command starts after a sync, so no tool pays for writing back what t
 it wrote. Restored trees are kept until the end of the run (they need rounds x tools x the
 dataset's size on disk), because deleting one right before the next restore charges that restore
 for the deletion: on an ext4 without a journal (this machine's root) the kernel skips every
-inode deleted in the last minute on each new file, which took 36-50% of a restore's CPU
-(bench/README.md). --delete-between measures that condition instead.
-With --azure, cairn also runs against Azurite; restic 0.14 cannot: its azure backend always builds
-https://ACCOUNT.blob.core.windows.net and takes no custom endpoint, so there is no ratio there.
-Times on a shared 2-core machine are noisy: compare the ratios of one run, not absolute times.
+inode deleted in the last minute on each new file, about half of a restore's CPU
+(bench/README.md). --delete-between measures that condition instead. The kernel keeps an inode
+"recent" for 60 s after its deletion, 360 s while its table block is unwritten, so a run started
+within minutes of another (which deletes its trees at the end) is slower for both tools:
+--settle waits before round 1, or put --workdir on a filesystem with a journal (no such skip).
 """
 
 from __future__ import annotations
@@ -139,7 +139,10 @@ def main() -> int:
         help="delete each restored tree at once, so the next restore runs right after a mass"
         " deletion (the condition of the runs before 2026-11-25)",
     )
+    ap.add_argument("--settle", type=float, default=0.0, help="seconds to wait before round 1")
     args = ap.parse_args()
+    os.sync()
+    settle_until = time.monotonic() + args.settle
     work = Path(tempfile.mkdtemp(prefix="cairn-cloud-bench-", dir=args.workdir))
     try:
         src = work / "data"
@@ -157,6 +160,11 @@ def main() -> int:
                     f" {need_bytes / 1e9:.1f} GB: use --workdir, fewer --rounds or --delete-between"
                 )
         times: dict[str, dict[str, list[float]]] = {n: {"backup": [], "restore": []} for n in names}
+        if (wait := settle_until - time.monotonic()) > 0:
+            print(
+                f"waiting {wait:.0f} s for earlier deletions to settle (--settle)", file=sys.stderr
+            )
+            time.sleep(wait)
         for r in range(args.rounds):
             order = names if r % 2 == 0 else [names[1], names[0], *names[2:]]
             for name in order:
