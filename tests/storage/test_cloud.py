@@ -21,9 +21,11 @@ from azure.storage.blob import (
 )
 
 from cairn.core.errors import BlobNotFound, StorageError, TransientStorageError, UsageError
+from cairn.engine.session import open_vault_store
 from cairn.storage.azure import AzureBlobStore
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import is_remote, normalize, open_store
+from cairn.storage.retrying import RetryingBlobStore
 from cairn.storage.s3 import S3BlobStore
 from tests.storage import services
 from tests.storage.faults import Fault, FaultProxy
@@ -243,6 +245,37 @@ def test_the_sdk_retries_a_passing_fault() -> None:
         store = S3BlobStore(f"s3://{services.unique('retry')}/p", creds, retries=2)
         store.put("blob", b"content")
         proxy.stage(Fault(503, "SlowDown"))
+        assert store.get("blob") == b"content"
+
+
+@pytest.mark.parametrize("backend", ["s3-moto", "azure-azurite"])
+def test_under_the_vault_retries_the_sdk_tries_once(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A vault's store bounds the attempts in one place, the retrying wrapper: the SDK inside it
+    does not retry as well, or each of the wrapper's attempts would be several requests."""
+    s3 = backend == "s3-moto"
+    proxy = FaultProxy(services.moto_endpoint() if s3 else services.azure_credentials()["endpoint"])
+    with proxy.running():
+        if s3:
+            location = f"s3://{services.unique('once')}/p"
+            creds = {"access_key_id": "t", "secret_access_key": "t", "endpoint_url": proxy.url}
+        else:
+            location = f"azure://{services.unique('once')}/p"
+            creds = {**services.azure_credentials(), "endpoint": proxy.url + "/devstoreaccount1"}
+        store = open_vault_store(location, creds)
+        assert isinstance(store, RetryingBlobStore)
+        store.put("blob", b"content")
+        store.attempts = 3
+        monkeypatch.setattr(store, "_sleep", lambda s: None)
+        busy = Fault(503, "SlowDown" if s3 else "ServerBusy")
+        proxy.stage(*[busy] * 20)
+        before = proxy.requests
+        with pytest.raises(StorageError) as e:
+            store.get("blob")
+        assert "3 attempts" in str(e.value)
+        assert proxy.requests - before == 3
+        proxy.faults.clear()
         assert store.get("blob") == b"content"
 
 

@@ -68,9 +68,10 @@ def open_vault_store(
     wrap: Callable[[BlobStore], BlobStore] | None = None,
 ) -> BlobStore:
     """The store of a vault: remote ones retry transient failures (see the module docstring).
-    `wrap` goes between the backend and the retries (the throttle)."""
+    `wrap` goes between the backend and the retries (the throttle). Under the retrying wrapper the
+    SDK does not retry by itself, so the wrapper's bound on attempts is the only one."""
     check_location(location)
-    store = open_store(location, credentials)
+    store = open_store(location, credentials, sdk_retries=0 if is_remote(location) else None)
     if wrap is not None:
         store = wrap(store)
     return RetryingBlobStore(store) if is_remote(location) else store

@@ -50,9 +50,12 @@ def is_remote(location: str) -> bool:
     return "://" in location and urlparse(location).scheme in REMOTE_SCHEMES
 
 
-def open_store(location: str, credentials: Mapping[str, str] | None = None) -> BlobStore:
+def open_store(
+    location: str, credentials: Mapping[str, str] | None = None, *, sdk_retries: int | None = None
+) -> BlobStore:
     """The backend for a location. `credentials` (the backend's secrets, from a vault credentials
-    file or the environment) are ignored by the local and memory backends."""
+    file or the environment) are ignored by the local and memory backends. `sdk_retries` sets how
+    often a cloud SDK retries by itself (its default when None; 0 under a retrying wrapper)."""
     loc = normalize(location)
     if loc.startswith("/"):
         return LocalBlobStore(loc)
@@ -65,6 +68,8 @@ def open_store(location: str, credentials: Mapping[str, str] | None = None) -> B
         creds = credentials or azure.credentials_from_env()
         if not creds:
             raise UsageError(f"no credentials for the vault {loc}: {azure.CREDENTIAL_HELP}")
+        if sdk_retries is not None:
+            return azure.AzureBlobStore(loc, creds, retries=sdk_retries)
         return azure.AzureBlobStore(loc, creds)
     if scheme == "s3":
         from cairn.storage import s3
@@ -72,6 +77,8 @@ def open_store(location: str, credentials: Mapping[str, str] | None = None) -> B
         creds = credentials or s3.credentials_from_env()
         if not creds:
             raise UsageError(f"no credentials for the vault {loc}: {s3.CREDENTIAL_HELP}")
+        if sdk_retries is not None:
+            return s3.S3BlobStore(loc, creds, retries=sdk_retries)
         return s3.S3BlobStore(loc, creds)
     raise UsageError(
         f"unknown vault location {location!r}: give a folder path (or file:///path),"
