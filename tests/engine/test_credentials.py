@@ -139,9 +139,17 @@ class FakeCloud:
     def __init__(self) -> None:
         self.stores: dict[str, MemoryBlobStore] = {}
         self.given: list[dict[str, str] | None] = []
+        self.sdk_retries: int | None = None
 
-    def __call__(self, location: str, credentials: Mapping[str, str] | None = None) -> BlobStore:
+    def __call__(
+        self,
+        location: str,
+        credentials: Mapping[str, str] | None = None,
+        *,
+        sdk_retries: int | None = None,
+    ) -> BlobStore:
         self.given.append(dict(credentials) if credentials is not None else None)
+        self.sdk_retries = sdk_retries
         if location.startswith("/"):
             return LocalBlobStore(location)
         return self.stores.setdefault(location, MemoryBlobStore(location))
@@ -180,6 +188,7 @@ def test_a_cloud_vault_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     repo = open_repository(home, SystemClock())
     assert cloud.given == [expected]
     assert isinstance(repo.store, RetryingBlobStore)
+    assert cloud.sdk_retries == 0  # the wrapper is the one bound on attempts
     assert repo.store.location == "s3://bucket/cairn"
     assert check(repo, read_data=True).errors == []
 
