@@ -8,6 +8,9 @@
 Each round makes a fresh bucket per tool, then for each tool (the order alternates by round):
 initial backup of the dataset from bench/dataset.py, then a full restore into an empty folder,
 whose bytes are compared with the source. Prints the median times and cairn/restic (target <= 0.8).
+With --azure, cairn also runs against Azurite; restic 0.14 cannot: its azure backend always builds
+https://ACCOUNT.blob.core.windows.net and takes no custom endpoint, so there is no ratio there.
+Times on a shared 2-core machine are noisy: compare the ratios of one run, not absolute times.
 
 Every timed command starts after a sync, so no tool pays for writing back what the one before
 it wrote. Restored trees are kept until the end of the run (they need rounds x tools x the
