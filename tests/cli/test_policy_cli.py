@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -170,6 +172,27 @@ def test_prune_without_a_policy_expires_nothing(registered: Cli, tmp_path: Path)
     out = json.loads(registered.run("prune", "--dry-run", "--json").stdout)
     assert out["points_deleted"] == [] and out["points_kept"] == 1 and out["dry_run"] is True
     registered.run("prune")
+    registered.run("check", "--read-data")
+
+
+def test_prune_removes_what_a_killed_write_left_and_says_so(
+    registered: Cli, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a")
+    registered.run("backup", str(src))
+    leftover = tmp_path / "vault" / "machines" / ".tmp-00112233aabbccdd"
+    leftover.write_bytes(b"z" * 2048)
+    two_hours_ago = time.time() - 7200
+    os.utime(leftover, (two_hours_ago, two_hours_ago))
+    out = json.loads(registered.run("prune", "--json").stdout)
+    assert (out["temp_files_removed"], out["temp_bytes_removed"]) == (1, 2048)
+    assert not leftover.exists()
+    leftover.write_bytes(b"z" * 10)
+    os.utime(leftover, (two_hours_ago, two_hours_ago))
+    text = registered.run("prune").stdout
+    assert "removed 1 temp file(s)" in text and "never finished" in text
     registered.run("check", "--read-data")
 
 

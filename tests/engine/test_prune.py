@@ -92,3 +92,30 @@ def test_a_pack_used_again_between_prunes_is_not_deleted(machine: Machine) -> No
     restore(machine.repo(), machine.repo().find_point(point.id), RestoreOptions(target=str(target)))
     assert (target / str(src).lstrip("/") / "kept.txt").read_text() == "kept in both"
     assert r.points_kept == 1
+
+
+def test_prune_removes_temp_files_of_writes_that_never_finished(machine: Machine) -> None:
+    """A write killed half way leaves its `.tmp-*` file beside the blobs. Prune removes the ones
+    an hour old, never a newer one (its write may be in progress), and a dry run none."""
+    two_points(machine)
+    pack_dir = next(machine.vault.glob("machines/*/packs/*"))
+    stale = pack_dir / ".tmp-0123456789abcdef"
+    stale.write_bytes(b"x" * 5000)
+    two_hours_ago = (T0 - timedelta(hours=2)).timestamp()
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    fresh = machine.vault / ".tmp-fedcba9876543210"
+    fresh.write_bytes(b"y" * 10)
+    ten_minutes_ago = (T0 - timedelta(minutes=10)).timestamp()
+    os.utime(fresh, (ten_minutes_ago, ten_minutes_ago))
+
+    dry = prune(machine.repo(), set(), now=T0, dry_run=True)
+    assert dry.temp_files_removed == 0 and stale.exists()
+
+    result = prune(machine.repo(), set(), now=T0)
+    assert (result.temp_files_removed, result.temp_bytes_removed) == (1, 5000)
+    assert not stale.exists() and fresh.exists()
+    machine.check_clean()
+
+    later = prune(machine.repo(), set(), now=T0 + timedelta(hours=1))
+    assert later.temp_files_removed == 1 and not fresh.exists()
+    machine.check_clean()

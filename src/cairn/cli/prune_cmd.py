@@ -66,6 +66,8 @@ def prune(
                 "packs_waiting": result.packs_waiting,
                 "bytes_reclaimed": result.bytes_reclaimed,
                 "bytes_waiting": result.bytes_waiting,
+                "temp_files_removed": result.temp_files_removed,
+                "temp_bytes_removed": result.temp_bytes_removed,
             }
         )
         return
@@ -83,4 +85,9 @@ def prune(
         click.echo(
             f"{result.packs_waiting} unreferenced pack(s) ({format_bytes(result.bytes_waiting)})"
             f" wait for the grace period of {grace_hours:g} h and a second prune"
+        )
+    if result.temp_files_removed:
+        click.echo(
+            f"removed {result.temp_files_removed} temp file(s)"
+            f" ({format_bytes(result.temp_bytes_removed)}) left by writes that never finished"
         )

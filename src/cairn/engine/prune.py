@@ -18,6 +18,9 @@ of one listing or of a local cache:
 Killed at any point, the vault stays consistent: points go before the data they referenced is
 touched; new index segments are written before old ones are superseded; a pack is deleted only
 after no index segment in force names it. The next prune finishes the work.
+
+A local vault also loses, at the end, the temp files of writes a killed process never finished
+(`.tmp-*` beside the blobs), once they are an hour old: no write in progress is that stale.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from datetime import datetime, timedelta
 from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError
 from cairn.core.events import Progress, Reporter
 from cairn.policy import PointFacts, Policy, expired
+from cairn.storage.local import LocalBlobStore
 from cairn.vault.index import Index, Location
 from cairn.vault.packs import TREE, PackInfo
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
 
 DEFAULT_GRACE = timedelta(hours=24)
+TEMP_FILE_AGE = timedelta(hours=1)
 REPACK_UNUSED_SHARE = 0.5
 PACKS_PER_SEGMENT = 256
 
@@ -48,6 +53,8 @@ class PruneResult:
     packs_waiting: int = 0
     bytes_reclaimed: int = 0
     bytes_waiting: int = 0
+    temp_files_removed: int = 0
+    temp_bytes_removed: int = 0
     dry_run: bool = False
 
 
@@ -229,6 +236,11 @@ def prune(
                 pass
         result.packs_waiting = len(waiting)
         result.bytes_waiting = sum(listing[p] for p in waiting)
+        if isinstance(repo.store, LocalBlobStore):
+            cutoff = (now - TEMP_FILE_AGE).timestamp()
+            result.temp_files_removed, result.temp_bytes_removed = repo.store.sweep_temporaries(
+                cutoff
+            )
     return result
 
 

@@ -115,6 +115,36 @@ class LocalBlobStore:
                     except FileNotFoundError:
                         continue
 
+    def sweep_temporaries(self, older_than: float) -> tuple[int, int]:
+        """Delete the temp files of writes that never finished (a killed or crashed process),
+        last modified before `older_than` (seconds since the epoch): a write in progress keeps
+        its temp file fresh, so only the caller's margin separates the two. Returns how many
+        files and bytes were removed; one that cannot be removed is left for the next sweep."""
+        removed = freed = 0
+        stack = [self.root]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    continue
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_mtime >= older_than:
+                        continue
+                    os.unlink(entry.path)
+                except OSError:
+                    continue
+                removed += 1
+                freed += st.st_size
+        return removed, freed
+
     def delete(self, name: str) -> None:
         path = self._path(name)
         try:
