@@ -1,7 +1,8 @@
 """What each kind of job does: the engine calls, with the machine's stored key (unattended).
 
-    backup   the policy's items (or the job's paths); scheduled and late backups fill their slot;
-             an on-demand one may substitute for a failed slot (DESIGN.md, policy/substitution)
+    backup   `engine.ondemand.back_up`, the path the CLI's own process takes too: the policy's
+             items (or the job's paths); scheduled and late backups fill their slot; an on-demand
+             one may substitute for a failed slot (DESIGN.md, policy/substitution)
     restore  a recovery point's paths, to their place or under a target, with a conflict rule
     prune    the recovery points the policy lets expire, then the data no point needs
     check    the structure, and the packs of `subset` N/M when given
@@ -13,9 +14,8 @@ machine, and later the console, can show it.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cairn.agent.jobstore import Job, JobStore
@@ -27,59 +27,18 @@ from cairn.core.errors import (
     BlobNotFound,
     CairnError,
     Interrupted,
-    UsageError,
 )
 from cairn.core.events import Reporter
 from cairn.engine import settings
-from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.check import check
 from cairn.engine.home import Home
+from cairn.engine.ondemand import BackupRequest, back_up
 from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy, prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.engine.session import open_repository
-from cairn.policy import Policy
-from cairn.policy.schedule import Slot
-from cairn.policy.substitution import OUTCOMES, SlotOutcome, substitute_for
 from cairn.vault.repository import Repository
 
 log = logging.getLogger("cairn.agent")
-
-# How far back the slot history is read for the substitution rule: beyond the longest gap between
-# two slots a weekly, monthly or yearly rule keeps (a weekly schedule runs at least every 4 weeks).
-SUBSTITUTION_LOOKBACK = timedelta(days=40)
-
-
-def check_retain_until(text: str) -> str:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--retain-until {text!r} is not a date like 2027-01-31") from None
-    return text
-
-
-def substitute_now(store: JobStore, repo: Repository, policy: Policy, now: datetime) -> str | None:
-    """The failed or missed slot an on-demand backup taken `now` takes the place of, if any: from
-    the slot outcomes the agent recorded, and the on-demand recovery points in the vault."""
-    since = now - SUBSTITUTION_LOOKBACK
-    history = []
-    for record in store.slots_since(since):
-        if record.outcome not in OUTCOMES:
-            continue  # still queued or running: neither failed nor done
-        try:
-            history.append(SlotOutcome(Slot.parse(record.slot), record.outcome))  # type: ignore[arg-type]
-        except ValueError:
-            continue
-    if not history:
-        return None
-    # Earlier Back Ups Now of the policy's items (one of other paths takes no slot's place).
-    items = sorted(os.path.abspath(i) for i in policy.items)
-    earlier = [
-        p.time
-        for p in repo.list_points()
-        if p.trigger == "on-demand" and p.time >= since and sorted(p.paths) == items
-    ]
-    slot = substitute_for(policy, now, history, earlier)
-    return str(slot) if slot is not None else None
 
 
 class EngineExecutor:
@@ -105,33 +64,15 @@ class EngineExecutor:
     # --- the kinds ------------------------------------------------------------------------------
 
     def _backup(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
-        policy = settings.load_policy(self.home)
-        items = list(job.params.get("paths") or [])
-        excludes = list(job.params.get("excludes") or [])
-        if not items:
-            if policy is None:
-                raise UsageError("no backup policy is set, and the job names no paths")
-            items = list(policy.items)
-            excludes = list(policy.exclude) + excludes
-        retain_until = job.params.get("retain_until")
-        if retain_until is not None:
-            check_retain_until(retain_until)
-        substitutes = None
-        # Back Up Now of the policy's items without a date may take a failed slot's place.
-        covers_policy = policy is not None and not job.params.get("paths")
-        if job.trigger == "on-demand" and covers_policy and retain_until is None:
-            assert policy is not None
-            substitutes = substitute_now(self.store, repo, policy, self.clock.now())
-        options = BackupOptions(
-            items,
-            excludes,
+        request = BackupRequest(
+            paths=list(job.params.get("paths") or []),
+            excludes=list(job.params.get("excludes") or []),
             trigger=job.trigger,
             slot=job.slot,
-            substitutes=substitutes,
-            retain_until=retain_until,
+            retain_until=job.params.get("retain_until"),
             workers=self.workers,
         )
-        result = backup(repo, options, reporter)
+        result = back_up(self.home, repo, request, reporter)
         p = result.point
         summary = {
             "recovery_point": p.id,

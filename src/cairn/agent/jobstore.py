@@ -24,8 +24,9 @@ from typing import Any, Final
 
 from cairn.core.errors import CairnError, NoSpace, UsageError
 from cairn.core.ids import random_id
+from cairn.engine.slots import JOBS_DB
 
-DB_FILE = "jobs.sqlite"
+DB_FILE = JOBS_DB  # engine.slots reads its `slots` table
 KINDS: Final = ("backup", "restore", "prune", "check")
 TRIGGERS: Final = ("scheduled", "on-demand", "late")
 STATES: Final = (

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cairn.agent.client import AgentClient, AgentError
-from cairn.agent.execute import substitute_now
-from cairn.agent.jobstore import DB_FILE, JobStore
 from cairn.cli import context, follow, render
 from cairn.core.errors import EXIT_WARNINGS, UsageError
 from cairn.core.units import format_bytes, format_duration
 from cairn.engine import settings
-from cairn.engine.backup import BackupOptions
-from cairn.engine.backup import backup as run_backup
+from cairn.engine.ondemand import BackupRequest, back_up, parse_retain_until
 from cairn.engine.session import open_repository
 
 
@@ -55,48 +51,26 @@ def backup(
     shown here, and it waits its turn behind a running backup; Ctrl-C offers to let it go on in
     the background. Without one, it runs in this process.
     """
-    if retain_until is not None:
-        try:
-            date.fromisoformat(retain_until)
-        except ValueError:
-            raise UsageError(
-                f"--retain-until {retain_until!r} is not a date like 2027-01-31"
-            ) from None
     home = context.home()
+    if retain_until is not None:  # refused here at once; the engine checks it again
+        parse_retain_until(retain_until, settings.load_policy(home), context.clock().now())
     client = follow.agent(home, context.given_passphrase(passphrase_file))
     if client is not None:
         _through_agent(client, paths, excludes, retain_until, detach, json_output)
         return
     if detach:
         raise UsageError("--detach needs a running agent: start one with `cairn agent run`")
-    items, patterns = list(paths), list(excludes)
-    policy = None
-    if not items:
-        policy = settings.load_policy(home)
-        if policy is None:
-            raise UsageError(
-                "name the files and folders to back up, or set a backup policy"
-                " (`cairn policy set`) whose items a plain `cairn backup` protects"
-            )
-        items = list(policy.items)
-        patterns = list(policy.exclude) + patterns
     repo = open_repository(
         home,
         context.clock(),
         passphrase=context.given_passphrase(passphrase_file),
         prompt=context.prompt(),
     )
-    substitutes = None
-    # Back Up Now of the policy's items without a date may take a failed slot's place (DESIGN.md).
-    if policy is not None and retain_until is None and (home.path / DB_FILE).exists():
-        store = JobStore(home.path / DB_FILE)
-        try:
-            substitutes = substitute_now(store, repo, policy, context.clock().now())
-        finally:
-            store.close()
-    options = BackupOptions(items, patterns, retain_until=retain_until, substitutes=substitutes)
+    request = BackupRequest(
+        [os.path.abspath(p) for p in paths], list(excludes), retain_until=retain_until
+    )
     with render.reporter(context.interactive(json_output)) as reporter:
-        result = run_backup(repo, options, reporter)
+        result = back_up(home, repo, request, reporter)
     p = result.point
     s = p.stats
     if json_output:

@@ -8,6 +8,8 @@ import click
 
 from cairn.cli import context, render
 from cairn.core.units import format_bytes
+from cairn.engine import settings
+from cairn.engine.expiry import point_retention
 from cairn.engine.session import open_repository
 
 
@@ -17,14 +19,17 @@ from cairn.engine.session import open_repository
 @context.passphrase_option
 def recovery_points(machine: str | None, json_output: bool, passphrase_file: Path | None) -> None:
     """List the recovery points, oldest first."""
+    home = context.home()
     repo = open_repository(
-        context.home(),
+        home,
         context.clock(),
         machine=machine,
         passphrase=context.given_passphrase(passphrase_file),
         prompt=context.prompt(),
     )
-    points = repo.list_points()
+    clock = context.clock()
+    policy = settings.load_policy(home) if machine is None or machine == repo.machine else None
+    kept = point_retention(repo.list_points(), policy, clock.now())
     if json_output:
         render.emit_json(
             [
@@ -39,21 +44,38 @@ def recovery_points(machine: str | None, json_output: bool, passphrase_file: Pat
                     "substitutes": p.substitutes,
                     "status": p.status,
                     "retain_until": p.retain_until,
+                    "expires": r.expires.isoformat() if r.expires is not None else None,
+                    "kept_by": list(r.kept_by),
                     "files": p.stats.files,
                     "bytes": p.stats.bytes,
                 }
-                for p in points
+                for r in kept
+                for p in (r.point,)
             ]
         )
         return
-    if not points:
+    click.echo(f"recovery points of machine {repo.machine}")
+    if not kept:
         click.echo("no recovery points yet")
         return
-    click.echo(f"{'ID':<10}{'TIME':<27}{'TRIGGER':<11}{'STATUS':<25}{'SIZE':>11}  PATHS")
-    for p in points:
+    if policy is None:
+        click.echo("no backup policy is set here: no recovery point expires")
+    click.echo(
+        f"{'ID':<10}{'TIME':<27}{'TRIGGER':<11}{'SIZE':>11}  {'EXPIRES':<27}KEPT BY / SLOT / PATHS"
+    )
+    for r in kept:
+        p = r.point
         local = p.time.astimezone().isoformat(timespec="seconds")
+        expires = r.expires.astimezone().isoformat(timespec="seconds") if r.expires else "-"
+        kept_by = ", ".join(r.described) or ("expired" if r.expired else "-")
+        where = f"fills {p.slot}" if p.slot else ""
+        if p.substitutes:
+            where = f"substitutes for {p.substitutes}"
+        status = "" if p.status == "completed" else f" [{p.status}]"
         click.echo(
-            f"{p.id[:8]:<10}{local:<27}{p.trigger:<11}{p.status:<25}"
-            f"{format_bytes(p.stats.bytes):>11}  {', '.join(p.paths)}"
+            f"{p.id[:8]:<10}{local:<27}{p.trigger:<11}{format_bytes(p.stats.bytes):>11}"
+            f"  {expires:<27}{kept_by}{status}"
         )
-    click.echo(f"{len(points)} recovery point(s)")
+        detail = "; ".join(x for x in (where, ", ".join(p.paths)) if x)
+        click.echo(f"{'':<10}{detail}")
+    click.echo(f"{len(kept)} recovery point(s)")
