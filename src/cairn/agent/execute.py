@@ -31,6 +31,7 @@ from cairn.core.errors import (
 from cairn.core.events import Reporter
 from cairn.engine import settings
 from cairn.engine.check import check
+from cairn.engine.expiry import deletion_reasons
 from cairn.engine.home import Home
 from cairn.engine.ondemand import BackupRequest, back_up
 from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy, prune
@@ -121,7 +122,9 @@ class EngineExecutor:
     def _prune(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
         policy = settings.load_policy(self.home)
         now = self.clock.now()
-        expired = expired_by_policy(repo.list_points(), policy, now) if policy else set()
+        points = repo.list_points()
+        expired = expired_by_policy(points, policy, now) if policy else set()
+        reasons = deletion_reasons(points, policy, now)
         grace = job.params.get("grace_hours")
         result = prune(
             repo,
@@ -131,7 +134,7 @@ class EngineExecutor:
             dry_run=bool(job.params.get("dry_run")),
             reporter=reporter,
         )
-        summary = asdict(result)
+        summary = {**asdict(result), "expiring": reasons}
         if not result.dry_run:
             summary["job_summaries_deleted"] = self._delete_forgotten(repo)
         return Outcome("completed", exit_code=0, result=summary)

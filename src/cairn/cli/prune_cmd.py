@@ -10,6 +10,7 @@ import click
 from cairn.cli import context, follow, render
 from cairn.core.units import format_bytes
 from cairn.engine import settings
+from cairn.engine.expiry import deletion_reasons
 from cairn.engine.prune import DEFAULT_GRACE, PruneResult, expired_by_policy
 from cairn.engine.prune import prune as run_prune
 from cairn.engine.session import open_repository
@@ -37,6 +38,7 @@ def prune(
     done = follow.run(home, "prune", params, json_output, context.given_passphrase(passphrase_file))
     if done is not None and done.result is not None:
         result = follow.result_as(PruneResult, done)
+        reasons = list(done.result.get("expiring", []))
     else:
         repo = open_repository(
             home,
@@ -45,7 +47,9 @@ def prune(
             prompt=context.prompt(),
         )
         now = clock.now()
-        expired = expired_by_policy(repo.list_points(), policy, now) if policy else set()
+        points = repo.list_points()
+        expired = expired_by_policy(points, policy, now) if policy else set()
+        reasons = deletion_reasons(points, policy, now)
         with render.reporter(context.interactive(json_output)) as reporter:
             result = run_prune(
                 repo,
@@ -60,6 +64,7 @@ def prune(
             {
                 "dry_run": dry_run,
                 "points_deleted": result.points_deleted,
+                "expiring": reasons,
                 "points_kept": result.points_kept,
                 "packs_deleted": result.packs_deleted,
                 "packs_repacked": result.packs_repacked,
@@ -77,6 +82,7 @@ def prune(
     click.echo(
         f"{verb} {len(result.points_deleted)} expired recovery point(s); {result.points_kept} kept"
     )
+    render.deletions(verb, reasons)
     click.echo(
         f"{verb} {result.packs_deleted} pack(s), reclaiming"
         f" {format_bytes(result.bytes_reclaimed)}; repacked {result.packs_repacked}"

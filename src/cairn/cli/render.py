@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import click
@@ -98,3 +99,10 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
 
     with bar:
         yield events.Reporter(on_progress=on_progress, on_warning=warn_above_bar)
+
+
+def deletions(verb: str, reasons: list[dict[str, str]]) -> None:
+    """The recovery points prune deletes (or would), each with why (`engine.expiry`)."""
+    for r in reasons:
+        local = datetime.fromisoformat(r["time"]).astimezone().isoformat(timespec="seconds")
+        click.echo(f"  {verb} {r['id'][:8]} {local} {r['trigger']}: {r['reason']}")

@@ -94,3 +94,21 @@ def _describe(name: str, facts: PointFacts, policy: Policy) -> str:
     if isinstance(rule, YearlyRule):
         return f"yearly {rule.years} y"
     return name
+
+
+def deletion_reasons(
+    points: Iterable[RecoveryPoint], policy: Policy | None, now: datetime
+) -> list[dict[str, str]]:
+    """The points prune deletes at `now`, each with why (JSON-ready: id, time, trigger, expires,
+    reason), oldest first as given."""
+    return [
+        {
+            "id": r.point.id,
+            "time": r.point.time.isoformat(),
+            "trigger": r.point.trigger,
+            "expires": r.expires.isoformat() if r.expires is not None else "",
+            "reason": r.reason,
+        }
+        for r in point_retention(points, policy, now)
+        if r.expired
+    ]
