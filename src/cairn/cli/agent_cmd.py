@@ -89,10 +89,13 @@ def status(json_output: bool) -> None:
     home = context.home()
     client = AgentClient.find(home.path)
     if client is None:
+        message = f"no agent is running for CAIRN_HOME {home.path}: `cairn agent run`"
         if json_output:
-            render.emit_json({"agent_running": False, "home": str(home.path)})
+            render.emit_json(
+                {"agent_running": False, "home": str(home.path), "error": message, "exit_code": 1}
+            )
         else:
-            click.echo(f"no agent is running for CAIRN_HOME {home.path}: `cairn agent run`")
+            click.echo(message)
         raise SystemExit(1)
     doc = client.status()
     if json_output:

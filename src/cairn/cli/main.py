@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+from typing import NoReturn
 
 import click
 
 from cairn import __version__
-from cairn.core.errors import EXIT_INTERRUPTED, CairnError
+from cairn.cli import render
+from cairn.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, CairnError
 
 # Commands are imported only when used, so a backup does not pay for importing restore (start-up
 # time is most of a no-change backup).
@@ -49,21 +52,40 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    # With --json, every failure is also one JSON object on stdout, so scripts parse every outcome.
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
-        cli.main(args=argv, prog_name="cairn", standalone_mode=False)
+        cli.main(args=args, prog_name="cairn", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("cairn: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail("interrupted", EXIT_INTERRUPTED, as_json)
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
+        _fail(e.format_message(), e.exit_code, as_json, shown=True)
     except CairnError as e:
-        click.echo(f"cairn: {e}", err=True)
-        sys.exit(e.exit_code)
+        _fail(str(e), e.exit_code, as_json)
     except KeyboardInterrupt:
-        click.echo("cairn: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _fail("interrupted", EXIT_INTERRUPTED, as_json)
+    except Exception as e:
+        if as_json:
+            _emit_error(f"internal error: {type(e).__name__}: {e}", EXIT_ERROR)
+        raise
     sys.exit(0)
+
+
+def _fail(message: str, code: int, as_json: bool, shown: bool = False) -> NoReturn:
+    if not shown:
+        click.echo(f"cairn: {message}", err=True)
+    if as_json:
+        _emit_error(message, code)
+    sys.exit(code)
+
+
+def _emit_error(message: str, code: int) -> None:
+    """{"error", "exit_code"} on stdout, unless the command printed its result already (a check
+    that found damage prints its result, whose "ok" and "errors" say so, then exits 14)."""
+    if render.emitted_results() == 0:
+        click.echo(json.dumps({"error": message, "exit_code": code}))
 
 
 if __name__ == "__main__":

@@ -16,12 +16,23 @@ from cairn.core import events
 from cairn.core.units import format_bitrate
 
 
+class _Output:
+    results = 0
+    """JSON documents printed by this process: a failure after a result adds no second one."""
+
+
+def emitted_results() -> int:
+    return _Output.results
+
+
 def emit_json(value: Any) -> None:
+    _Output.results += 1
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
 def emit_json_line(value: Any) -> None:
     """One compact JSON document on one line (JSON lines, for listings that stream)."""
+    _Output.results += 1
     sys.stdout.write(json.dumps(value, separators=(",", ":"), default=str) + "\n")
 
 
