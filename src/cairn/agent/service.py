@@ -196,6 +196,7 @@ class Agent:
     def status(self) -> dict[str, Any]:
         assert self.store is not None
         running = self.store.running()
+        failed = self.store.jobs(status="failed", last=1)
         try:
             machine: str | None = self.home.registration().machine
         except CairnError:
@@ -209,6 +210,7 @@ class Agent:
             "next_run": self.next_run.isoformat() if self.next_run else None,
             "running": running[0].to_json() if running else None,
             "queued": len(self.store.jobs(status="queued")),
+            "last_failure": failed[0].to_json() if failed else None,
         }
 
 

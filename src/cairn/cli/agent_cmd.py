@@ -114,3 +114,11 @@ def status(json_output: bool) -> None:
     else:
         click.echo("running:  nothing")
     click.echo(f"queued:   {doc.get('queued', 0)} job(s)")
+    failed = doc.get("last_failure")
+    if failed:
+        when = failed.get("finished") or failed.get("created")
+        slot = f", slot {failed['slot']}" if failed.get("slot") else ""
+        click.echo(
+            f"last failure: {failed['kind']} job {failed['id'][:8]} ({failed['trigger']}{slot})"
+            f" at {when}: {failed.get('error') or 'no message'}"
+        )

@@ -68,6 +68,11 @@ def policy() -> None:
 @click.option("--keep-months", type=int, help="Keep the last Saturday's of each month N months.")
 @click.option("--keep-years", type=int, help="Keep the last Saturday of March's N years.")
 @click.option("--timezone", help="IANA time zone (default: the machine's).")
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Accept items that do not exist now (a removable drive); a scheduled run fails if none do.",
+)
 @context.passphrase_option
 def set_(
     file: Path | None,
@@ -83,6 +88,7 @@ def set_(
     keep_months: int | None,
     keep_years: int | None,
     timezone: str | None,
+    allow_missing: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Set the policy from a file, or from flags for the common cases."""
@@ -108,6 +114,8 @@ def set_(
             ),
             today,
         )
+    if not allow_missing:
+        settings.check_items(new)
     home = context.home()
     repo = open_repository(
         home, clock, passphrase=context.given_passphrase(passphrase_file), prompt=context.prompt()

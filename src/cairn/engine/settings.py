@@ -9,6 +9,7 @@ The other machine setting, the throttle (CAIRN_HOME/throttle.json), is in `throt
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, datetime
 
 from cairn.core.errors import CairnError, UsageError
@@ -36,6 +37,17 @@ def policy_from_flags(data: dict[str, object], today: date) -> Policy:
 def check_exclusions(policy: Policy) -> None:
     """A bad pattern is refused when the policy is set, not at 3 a.m. (UsageError names it)."""
     Exclusions(list(policy.exclude))
+
+
+def check_items(policy: Policy) -> None:
+    """Every item exists, or `UsageError` names those that do not (`policy set --allow-missing`
+    accepts them: a removable drive not attached now)."""
+    missing = [item for item in policy.items if not os.path.lexists(item)]
+    if missing:
+        raise UsageError(
+            f"policy.items: {', '.join(missing)} does not exist; name an existing file or folder,"
+            " or pass --allow-missing for a drive that is not attached now"
+        )
 
 
 def load_policy(home: Home) -> Policy | None:
