@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import click
 
 from cairn.cli import context
+from cairn.core.errors import CairnError, UsageError
 from cairn.engine import session
 
 
@@ -49,16 +51,35 @@ def create(location: str, save_credentials: Path | None) -> None:
     " LOCATION.",
 )
 @click.option("--machine", help="This machine's name in the vault (default: the host name).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Switch a CAIRN_HOME registered as another machine to this one.",
+)
 @context.passphrase_option
 def register(
     location: str | None,
     vault_credentials: Path | None,
     machine: str | None,
+    force: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Register this machine with the vault at LOCATION, or the one a vault credentials file names."""
+    home = context.home()
+    try:
+        current: str | None = home.registration().machine
+    except CairnError:
+        current = None
+    wanted = (machine or socket.gethostname()).strip().lower()  # as the vault stores names
+    if current is not None and wanted != current and not force:
+        raise UsageError(
+            f"CAIRN_HOME {home.path} is registered as machine {current!r}: registering it as"
+            f" {wanted!r} would make this host back up as that machine from now on (its policy,"
+            f" schedule and recovery points are {current!r}'s). Use another CAIRN_HOME for"
+            f" {wanted!r}, or pass --force to switch"
+        )
     result = session.register(
-        context.home(),
+        home,
         location,
         context.clock(),
         credentials_file=vault_credentials,
