@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -67,6 +68,11 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
+def _counted(progress: dict[str, Any]) -> str:
+    """What a job's progress counts: files, or packs while a check reads data."""
+    return render.COUNTED.get(str(progress.get("phase")), "files")
+
+
 def _what(job: Job) -> str:
     if job.error:
         return job.error.splitlines()[0]
@@ -74,7 +80,9 @@ def _what(job: Job) -> str:
         return f"recovery point {job.recovery_point[:8]}"
     p = job.progress or {}
     if job.state == "running" and p:
-        return f"{p.get('files_done', 0)} files, {format_bytes(int(p.get('bytes_done') or 0))}"
+        return (
+            f"{p.get('files_done', 0)} {_counted(p)}, {format_bytes(int(p.get('bytes_done') or 0))}"
+        )
     return ""
 
 
@@ -139,10 +147,11 @@ def show(job_id: str, json_output: bool) -> None:
     if p:
         total = p.get("bytes_total")
         lines.append(
-            f"  progress:  {p.get('files_done', 0)} files, {format_bytes(int(p.get('bytes_done') or 0))}"
+            f"  progress:  {p.get('files_done', 0)} {_counted(p)},"
+            f" {format_bytes(int(p.get('bytes_done') or 0))}"
             + (f" of {format_bytes(int(total))}" if total else "")
             + f", stored {format_bytes(int(p.get('bytes_stored') or 0))}"
-            + f", {format_bytes(int(p.get('rate_bps') or 0))}/s"
+            + f", {render.rate_text(int(p.get('rate_bps') or 0))}"
             + (
                 f", {format_duration(float(p['eta_s']))} left"
                 if p.get("eta_s") and not job.done

@@ -8,12 +8,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import click
 
 from cairn.core import events
-from cairn.core.units import format_bitrate
+from cairn.core.units import format_bitrate, format_bytes
 
 
 class _Output:
@@ -41,6 +41,22 @@ def limit_text(limit_bps: int | None) -> str:
     return f"limit {format_bitrate(limit_bps)}" if limit_bps is not None else ""
 
 
+COUNTED: Final = {"check data": "packs"}
+"""What a phase's `files_done` counts when it is not files."""
+
+
+def counted(p: events.Progress) -> str:
+    """'3/10 files' (or packs, for the phase that reads packs); '' without a total."""
+    if p.files_total is None:
+        return ""
+    return f"{p.files_done}/{p.files_total} {COUNTED.get(p.phase, 'files')}"
+
+
+def rate_text(bytes_per_second: float | None) -> str:
+    """'1.5 MiB/s', in the units `format_bytes` writes sizes in; '?' before a rate is known."""
+    return "?" if bytes_per_second is None else f"{format_bytes(bytes_per_second)}/s"
+
+
 @contextmanager
 def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[events.Reporter]:
     """A Reporter that draws a bar (files, bytes, rate, ETA) when `show_progress`."""
@@ -60,11 +76,19 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         BarColumn,
         DownloadColumn,
         Progress,
+        ProgressColumn,
+        Task,
         TaskID,
         TextColumn,
         TimeRemainingColumn,
-        TransferSpeedColumn,
     )
+    from rich.text import Text
+
+    class BinaryRateColumn(ProgressColumn):
+        """The rate in the sizes' units (MiB/s beside MiB; rich's own column says MB/s)."""
+
+        def render(self, task: Task) -> Text:
+            return Text(rate_text(task.finished_speed or task.speed), style="progress.data.speed")
 
     err = Console(stderr=True, highlight=False)
     bar = Progress(
@@ -72,7 +96,7 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         BarColumn(),
         TextColumn("{task.fields[files]}"),
         DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
+        BinaryRateColumn(),
         TextColumn("{task.fields[limit]}"),
         TimeRemainingColumn(),
         console=err,
@@ -92,7 +116,7 @@ def reporter(show_progress: bool, quiet_warnings: bool = False) -> Iterator[even
         if now - last[0] < 0.1 and p.files_done != p.files_total:
             return
         last[0] = now
-        files = f"{p.files_done}/{p.files_total} files" if p.files_total is not None else ""
+        files = counted(p)
         limit = limit_text(p.limit_bps)
         if p.phase not in tasks:
             for done in list(tasks):  # one phase at a time: the previous one is over
