@@ -7,6 +7,9 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from cairn.agent.execute import EngineExecutor
+from cairn.agent.jobstore import JobStore
+from cairn.agent.runner import Runner
 from cairn.core.clock import FixedClock
 from cairn.engine import settings
 from cairn.engine.expiry import point_retention
@@ -118,4 +121,33 @@ def test_the_last_point_is_kept_while_it_is_the_last(
     [r] = point_retention(repo.list_points(), policy, datetime(2026, 12, 3, tzinfo=UTC))
     assert not r.expired and r.reason == "kept while it is the last recovery point"
     assert json.loads(cli.run("prune", "--dry-run", "--json").stdout)["expiring"] == []
+    machine.check_clean()
+
+
+def test_the_agents_prune_lists_what_it_deletes_and_why(machine: Machine, tmp_path: Path) -> None:
+    _setup(machine, tmp_path / "src")
+    friday = _take(
+        machine,
+        datetime(2026, 11, 20, 0, 0, 5, tzinfo=UTC),
+        trigger="scheduled",
+        slot="2026-11-20T00:00[UTC]",
+    )
+    _take(
+        machine,
+        datetime(2026, 12, 2, 0, 0, 5, tzinfo=UTC),
+        trigger="scheduled",
+        slot="2026-12-02T00:00[UTC]",
+    )
+    clock = FixedClock(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
+    store = JobStore.in_home(machine.home.path)
+    runner = Runner(store, EngineExecutor(machine.home, clock, store), clock)
+    dry = runner.submit("prune", "on-demand", {"dry_run": True})
+    real = runner.submit("prune", "on-demand", {})
+    runner.run_pending()
+    reason = "expired 2026-11-27T00:00:00+00:00 (daily 7 d)"
+    for job in (dry, real):
+        result = store.get(job.id).result or {}
+        assert [(p["id"], p["reason"]) for p in result["expiring"]] == [(friday, reason)]
+    store.close()
+    assert friday not in {p.id for p in open_repository(machine.home, clock).list_points()}
     machine.check_clean()
