@@ -5,15 +5,17 @@ The vault is untrusted: every name is checked (no `..`, no `/`, no NUL), every f
 found as a real directory (a planted symlink is refused), and files are opened with O_NOFOLLOW. Data is
 read pack by pack on a few threads (zstd and the disk release the GIL); each blob is authenticated and
 its keyed hash checked before a byte of it is written. A file whose data is damaged is removed and
-reported by path (exit 14), never left silently wrong. When `overwrite` replaces an existing file,
-the new copy is written beside it and renamed over it only when complete.
+reported by path (exit 14), never left silently wrong. Every file is written under a temporary
+name in its folder (`.cairn-restore-<pid>-<random>`, O_EXCL, mode 0600) and renamed to its real
+name (over the old file, for `overwrite`) only when whole and its metadata set, so a restore killed
+at any moment (kill -9, SIGTERM, a crash) leaves no half file under a real name; the next restore
+removes the temporaries a dead one left in the folders it visits.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 import threading
 from collections import defaultdict
@@ -33,7 +35,7 @@ from cairn.core.events import Progress, Reporter
 from cairn.engine.listing import find_node
 from cairn.fs.conflict import copy_name
 from cairn.fs.metadata import apply_metadata, apply_metadata_fd, create_special
-from cairn.fs.safety import check_name, create_new
+from cairn.fs.safety import check_name, create_new, remove_stale_temps, temp_name
 from cairn.storage.throttled import current_limit_bps
 from cairn.vault.index import Index, Location
 from cairn.vault.points import RecoveryPoint
@@ -130,6 +132,7 @@ class _Restorer:
             self.fresh.add(path)
             return True
         if stat.S_ISDIR(st.st_mode):
+            remove_stale_temps(path)
             return True
         ancestor = self.options.target is None and rel in self.item_ancestors
         if stat.S_ISLNK(st.st_mode) and ancestor and os.path.isdir(path):
@@ -211,12 +214,10 @@ class _Restorer:
             if node.nlink > 1 and key in self.links:
                 self.link_followers.append((dest, self.links[key], node))
                 return
-            write_to = dest
-            if directory not in self.fresh and os.path.lexists(dest):
-                # overwrite: write beside, rename over the old one when complete
-                write_to = os.path.join(
-                    directory, b".cairn-restore-" + secrets.token_hex(6).encode()
-                )
+            # Written under a temporary name beside it, renamed to its real name (over the old
+            # file, for overwrite) only when whole and its metadata set: a killed restore leaves
+            # no half file under a real name.
+            write_to = os.path.join(directory, temp_name())
             f = _File(node, dest, write_to, chunks_left=len(node.content))
             self.files.append(f)
             if node.nlink > 1:
@@ -281,8 +282,7 @@ class _Restorer:
         finally:
             os.close(f.fd)
             f.fd = -1
-        if f.write_to != f.dest:
-            os.rename(f.write_to, f.dest)
+        os.rename(f.write_to, f.dest)
         for w in problems:
             self.reporter.warn(os.fsdecode(f.dest), w)
         with self.lock:
@@ -399,6 +399,7 @@ class _Restorer:
 
     def run(self, selections: list[tuple[list[bytes], Node]], dest_root: bytes) -> RestoreResult:
         self.progress.files_total = 0
+        remove_stale_temps(dest_root)
         for parts, node in selections:
             self.plan(parts, node, dest_root)
         self.progress.files_total = len(self.files)
