@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from cairn.core.clock import SystemClock
+from cairn.engine.home import Home
+from cairn.engine.listing import find_node
+from cairn.engine.session import open_repository
 from tests.cli.conftest import Cli
 from tests.conftest import tree_digest
 
@@ -71,3 +75,36 @@ def test_restore_killed_mid_way_then_rerun_with_skip_gives_complete_files(
     registered.run("restore", "latest", "--target", str(target), "--conflict", "skip")
     assert tree_digest(restored) == want  # complete, bit-identical, no temporaries left
     registered.run("check", "--read-data")
+
+
+def test_one_damaged_folder_is_named_and_the_rest_restored(registered: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for d in ("good", "bad"):
+        (src / d).mkdir(parents=True)
+    for i in range(50):
+        (src / "good" / f"g{i}.txt").write_text(f"good {i}\n")
+    (src / "bad" / "lost.txt").write_text("lost\n")
+    (src / "top.txt").write_text("top\n")
+    registered.run("backup", str(src))
+    home = Home(registered.home)
+    repo = open_repository(home, SystemClock())
+    index = repo.load_index()
+    point = repo.find_point("latest")
+    _parts, bad = find_node(repo, index, point.tree, str(src / "bad"))
+    assert bad.subtree is not None
+    loc = index.get(bad.subtree)
+    assert loc is not None
+    pack = next(registered.home.parent.glob(f"vault/machines/*/packs/*/{loc.pack_id}"))
+    data = bytearray(pack.read_bytes())
+    data[loc.offset + loc.length // 2] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    target = tmp_path / "target"
+    proc = registered.run("restore", "latest", "--target", str(target), expect=14)
+    restored = target / str(src).lstrip("/")
+    assert sorted(p.name for p in (restored / "good").iterdir()) == sorted(
+        f"g{i}.txt" for i in range(50)
+    )
+    assert (restored / "top.txt").read_text() == "top\n"
+    assert not (restored / "bad" / "lost.txt").exists()
+    assert str(src / "bad") in proc.stderr
+    registered.run("check", expect=14)

@@ -161,8 +161,9 @@ def restore(
         shown = "\n  ".join(result.damaged[:50])
         more = f"\n  ... and {len(result.damaged) - 50} more" if len(result.damaged) > 50 else ""
         raise DamageFound(
-            f"{len(result.damaged)} file(s) could not be restored because their data in the vault"
-            f" is damaged or missing (nothing was written for them):\n  {shown}{more}\n"
+            f"{len(result.damaged)} file(s) or folder(s) could not be restored because their data"
+            " (or a folder's listing) in the vault is damaged or missing (nothing was written for"
+            f" them; the rest was restored):\n  {shown}{more}\n"
             "run `cairn check --read-data` to see the damage"
         )
     if warnings:

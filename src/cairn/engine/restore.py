@@ -19,6 +19,7 @@ import os
 import stat
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,24 +187,51 @@ class _Restorer:
         else:
             self.plan_leaf(node, directory)
 
-    def plan_dir(self, node: Node, directory: bytes, rel: bytes) -> None:
-        assert node.subtree is not None
-        children = self.repo.load_tree(self.index, node.subtree)
+    def children(self, node: Node, directory: bytes) -> list[Node] | None:
+        """A folder's entries; None (the folder named as damaged) if its tree cannot be read."""
+        try:
+            if node.subtree is None:
+                raise IntegrityError("the entry is a folder without a listing")
+            children = self.repo.load_tree(self.index, node.subtree)
+        except (IntegrityError, BlobNotFound) as e:
+            shown = os.fsdecode(directory)
+            self.result.damaged.append(shown)
+            self.reporter.warn(shown, f"folder not restored: its listing is damaged: {e}")
+            return None
         if len({c.name for c in children}) != len(children):
             raise UnsafePath(
                 f"the recovery point names one entry twice in {os.fsdecode(directory)}: the vault"
                 " is damaged or hostile"
             )
-        for child in children:
+        return children
+
+    def plan_dir(self, node: Node, directory: bytes, rel: bytes) -> None:
+        """Plan everything under one folder, depth first with an explicit stack (a tree any
+        number of folders deep needs no recursion); a damaged subfolder is named and skipped."""
+        top = self.children(node, directory)
+        if top is None:
+            return
+        stack: list[tuple[bytes, bytes, bytes | None, Iterator[Node]]] = [
+            (directory, rel, node.subtree, iter(top))
+        ]
+        while stack:
+            directory, rel, _tree_id, entries = stack[-1]
+            child = next(entries, None)
+            if child is None:
+                stack.pop()
+                continue
             check_name(child.name)
-            if child.kind == "dir":
-                sub = os.path.join(directory, child.name)
-                sub_rel = rel + b"/" + child.name if rel else child.name
-                if self.ensure_dir(sub, sub_rel):
-                    self.dirs.append((sub, child))
-                    self.plan_dir(child, sub, sub_rel)
-            else:
+            if child.kind != "dir":
                 self.plan_leaf(child, directory)
+                continue
+            sub = os.path.join(directory, child.name)
+            sub_rel = rel + b"/" + child.name if rel else child.name
+            if not self.ensure_dir(sub, sub_rel):
+                continue
+            self.dirs.append((sub, child))
+            grand = self.children(child, sub)
+            if grand is not None:
+                stack.append((sub, sub_rel, child.subtree, iter(grand)))
 
     def plan_leaf(self, node: Node, directory: bytes) -> None:
         dest = self.place(directory, node)
