@@ -108,3 +108,34 @@ def test_one_damaged_folder_is_named_and_the_rest_restored(registered: Cli, tmp_
     assert not (restored / "bad" / "lost.txt").exists()
     assert str(src / "bad") in proc.stderr
     registered.run("check", expect=14)
+
+
+def deep_tree(root: Path, depth: int) -> Path:
+    """`root/d/d/.../d/leaf.txt`, `depth` folders deep (made relative to stay under PATH_MAX)."""
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            sub = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        leaf = os.open("leaf.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(leaf, b"at the bottom\n")
+        os.close(leaf)
+    finally:
+        os.close(fd)
+    return root
+
+
+def test_a_tree_a_thousand_folders_deep_lists_and_restores(registered: Cli, tmp_path: Path) -> None:
+    src = deep_tree(tmp_path / "src", 1000)
+    registered.run("backup", str(src))
+    listed = registered.run("ls", "latest", str(src)).stdout.splitlines()
+    assert len(listed) == 1001
+    assert listed[-1].endswith("/d" * 1000 + "/leaf.txt")
+    target = tmp_path / "t"
+    registered.run("restore", "latest", "--target", str(target))
+    leaf = target / str(src).lstrip("/") / "/".join(["d"] * 1000) / "leaf.txt"
+    assert leaf.read_text() == "at the bottom\n"
+    registered.run("check", "--read-data")

@@ -1,4 +1,4 @@
-"""List what a recovery point holds, under a path, recursively."""
+"""List what a recovery point holds, under a path, all the way down."""
 
 from __future__ import annotations
 
@@ -45,8 +45,16 @@ def list_point(repo: Repository, point: RecoveryPoint, path: str = "/") -> Itera
 
 
 def _walk(repo: Repository, index: Index, prefix: bytes, tree_id: bytes) -> Iterator[Listed]:
-    for child in repo.load_tree(index, tree_id):
-        full = prefix + b"/" + child.name
+    """Depth first, parents before children, with an explicit stack: a tree any number of
+    folders deep lists without recursion."""
+    stack: list[tuple[bytes, Iterator[Node]]] = [(prefix, iter(repo.load_tree(index, tree_id)))]
+    while stack:
+        base, entries = stack[-1]
+        child = next(entries, None)
+        if child is None:
+            stack.pop()
+            continue
+        full = base + b"/" + child.name
         yield Listed(os.fsdecode(full), child)
         if child.subtree is not None:
-            yield from _walk(repo, index, full, child.subtree)
+            stack.append((full, iter(repo.load_tree(index, child.subtree))))
