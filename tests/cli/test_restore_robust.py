@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+import stat
+import struct
 import subprocess
 import sys
 import time
@@ -130,12 +132,65 @@ def deep_tree(root: Path, depth: int) -> Path:
 
 def test_a_tree_a_thousand_folders_deep_lists_and_restores(registered: Cli, tmp_path: Path) -> None:
     src = deep_tree(tmp_path / "src", 1000)
+    try:
+        deep_round_trip(registered, src, tmp_path / "t")
+    finally:
+        # Python 3.11's shutil.rmtree (pytest's clean-up) recurses: remove the deep trees here.
+        subprocess.run(["rm", "-rf", str(src), str(tmp_path / "t")], check=True)
+
+
+def deep_round_trip(registered: Cli, src: Path, target: Path) -> None:
     registered.run("backup", str(src))
     listed = registered.run("ls", "latest", str(src)).stdout.splitlines()
     assert len(listed) == 1001
     assert listed[-1].endswith("/d" * 1000 + "/leaf.txt")
-    target = tmp_path / "t"
     registered.run("restore", "latest", "--target", str(target))
     leaf = target / str(src).lstrip("/") / "/".join(["d"] * 1000) / "leaf.txt"
     assert leaf.read_text() == "at the bottom\n"
+    registered.run("check", "--read-data")
+
+
+CAP_NET_RAW = struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)  # vfs caps v2, effective
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="device nodes and file capabilities need root")
+def test_another_machines_point_restores_no_devices_setuid_or_capabilities_unless_asked(
+    registered: Cli, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mknod(src / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    suid = src / "suid"
+    suid.write_bytes(b"#!/bin/sh\n")
+    os.chmod(suid, 0o6755)
+    capped = src / "capped"
+    capped.write_bytes(b"ping\n")
+    os.setxattr(capped, "security.capability", CAP_NET_RAW)
+    (src / "plain.txt").write_text("plain\n")
+    registered.run("backup", str(src))
+    other = Cli(tmp_path / "home2")
+    other.run("register", str(tmp_path / "vault"), "--machine", "otherbox")
+
+    target = tmp_path / "t1"
+    proc = other.run("restore", "latest", "--machine", "clibox", "--target", str(target), expect=3)
+    got = target / str(src).lstrip("/")
+    assert (got / "plain.txt").read_text() == "plain\n"
+    assert not os.path.lexists(got / "null")
+    assert stat.S_IMODE(os.lstat(got / "suid").st_mode) == 0o755
+    assert "security.capability" not in os.listxattr(got / "capped")
+    assert proc.stderr.count("--restore-special") >= 3  # one warning per kind, naming the flag
+
+    target = tmp_path / "t2"
+    other.run(
+        "restore", "latest", "--machine", "clibox", "--target", str(target), "--restore-special"
+    )
+    got = target / str(src).lstrip("/")
+    assert stat.S_ISCHR(os.lstat(got / "null").st_mode)
+    assert stat.S_IMODE(os.lstat(got / "suid").st_mode) == 0o6755
+    assert os.getxattr(got / "capped", "security.capability") == CAP_NET_RAW
+
+    # This machine's own point restores as stored, as before.
+    target = tmp_path / "t3"
+    registered.run("restore", "latest", "--target", str(target))
+    assert stat.S_ISCHR(os.lstat(target / str(src).lstrip("/") / "null").st_mode)
     registered.run("check", "--read-data")

@@ -94,6 +94,12 @@ def ls(
     help="When a file exists: keep both (copy), replace it, or leave it.",
 )
 @click.option("--machine", help="Restore another machine's recovery point (needs its passphrase).")
+@click.option(
+    "--restore-special",
+    is_flag=True,
+    help="With --machine OTHER: also restore device nodes, setuid/setgid bits and file"
+    " capabilities as stored (withheld by default from another machine's point).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
 @context.passphrase_option
 def restore(
@@ -102,6 +108,7 @@ def restore(
     target: str | None,
     conflict: str,
     machine: str | None,
+    restore_special: bool,
     json_output: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -135,7 +142,10 @@ def restore(
         )
         point = repo.find_point(rp)
         point_id = point.id
-        options = RestoreOptions(list(paths), target, conflict)
+        own = repo.machine == home.registration().machine
+        options = RestoreOptions(
+            list(paths), target, conflict, restore_special=restore_special or own
+        )
         with render.reporter(context.interactive(json_output)) as reporter:
             result = run_restore(repo, point, options, reporter)
         warnings = [{"path": w.path, "message": w.message} for w in reporter.warnings]

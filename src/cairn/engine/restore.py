@@ -34,6 +34,7 @@ from cairn.core.errors import (
 )
 from cairn.core.events import Progress, Reporter
 from cairn.engine.listing import find_node
+from cairn.engine.special import SpecialFilter
 from cairn.fs.conflict import copy_name
 from cairn.fs.metadata import apply_metadata, apply_metadata_fd, create_special
 from cairn.fs.safety import check_name, create_new, remove_stale_temps, temp_name
@@ -53,6 +54,9 @@ class RestoreOptions:
     target: str | None = None
     conflict: str = "copy"
     workers: int = 2
+    # False for another machine's point: no device nodes, setuid/setgid or file capabilities
+    # (engine/special.py); the CLI's --restore-special sets it True.
+    restore_special: bool = True
 
 
 @dataclass
@@ -109,6 +113,7 @@ class _Restorer:
         self.when = point.time.astimezone()
         self.set_owner = os.geteuid() == 0
         self.result = RestoreResult()
+        self.special = SpecialFilter(options.restore_special)
         self.files: list[_File] = []
         self.dirs: list[tuple[bytes, Node]] = []
         self.links: dict[tuple[int, int], _File] = {}
@@ -234,6 +239,8 @@ class _Restorer:
                 stack.append((sub, sub_rel, child.subtree, iter(grand)))
 
     def plan_leaf(self, node: Node, directory: bytes) -> None:
+        if not self.special.allows_node(node.kind, os.fsdecode(os.path.join(directory, node.name))):
+            return
         dest = self.place(directory, node)
         if dest is None:
             return
@@ -274,21 +281,23 @@ class _Restorer:
 
     # --- data ------------------------------------------------------------------------------------
 
-    def metadata(self, node: Node) -> dict[str, Any]:
-        """What the fs layer's metadata appliers take, from a tree entry."""
+    def metadata(self, node: Node, path: bytes) -> dict[str, Any]:
+        """What the fs layer's metadata appliers take, from a tree entry (less what the special
+        filter withholds)."""
+        shown = os.fsdecode(path)
         return {
-            "mode": node.mode,
+            "mode": self.special.mode(node.kind, node.mode, shown),
             "mtime_ns": node.mtime_ns,
             "uid": node.uid,
             "gid": node.gid,
             "user": node.user,
             "group": node.group,
-            "xattrs": node.xattrs,
+            "xattrs": self.special.xattrs(node.xattrs, shown),
             "set_owner": self.set_owner,
         }
 
     def finish_metadata(self, path: bytes, node: Node) -> None:
-        for w in apply_metadata(path, kind=node.kind, **self.metadata(node)):  # type: ignore[arg-type]
+        for w in apply_metadata(path, kind=node.kind, **self.metadata(node, path)):  # type: ignore[arg-type]
             self.reporter.warn(os.fsdecode(path), w)
 
     def complete(self, f: _File) -> None:
@@ -306,7 +315,7 @@ class _Restorer:
             f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
         node = f.node
         try:
-            problems = apply_metadata_fd(f.fd, f.dest, **self.metadata(node))
+            problems = apply_metadata_fd(f.fd, f.dest, **self.metadata(node, f.dest))
         finally:
             os.close(f.fd)
             f.fd = -1
@@ -448,6 +457,7 @@ class _Restorer:
         for path, dnode in reversed(self.dirs):
             self.finish_metadata(path, dnode)
             self.result.dirs += 1
+        self.special.report(self.reporter)
         return self.result
 
 
