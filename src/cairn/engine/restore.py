@@ -27,6 +27,7 @@ from typing import Any
 from cairn.core.errors import (
     BlobNotFound,
     CairnError,
+    DamageFound,
     IntegrityError,
     NoSpace,
     UnsafePath,
@@ -46,6 +47,7 @@ from cairn.vault.tree import Node
 
 CONFLICTS = ("copy", "overwrite", "skip")
 RANGED_READ_BELOW = 0.25
+EXPANSION_SLACK = 10_000
 
 
 @dataclass
@@ -114,6 +116,10 @@ class _Restorer:
         self.set_owner = os.geteuid() == 0
         self.result = RestoreResult()
         self.special = SpecialFilter(options.restore_special)
+        # Files and folders planned, against twice what the point recorded (plus room for the
+        # folders above its items, which it does not count).
+        self.entries = 0
+        self.entry_budget = 2 * (point.stats.files + point.stats.dirs) + EXPANSION_SLACK
         self.files: list[_File] = []
         self.dirs: list[tuple[bytes, Node]] = []
         self.links: dict[tuple[int, int], _File] = {}
@@ -210,6 +216,18 @@ class _Restorer:
             )
         return children
 
+    def count_entry(self) -> None:
+        """Refuse a tree that expands past what the point says it holds (a hostile vault can
+        list one subtree many times over and make a few KB expand into millions of folders)."""
+        self.entries += 1
+        if self.entries > self.entry_budget:
+            raise DamageFound(
+                f"recovery point {self.point.id[:8]} expands into more entries than the recovery"
+                f" point holds ({self.point.stats.files} files and {self.point.stats.dirs}"
+                f" folders recorded; stopped after {self.entry_budget}): its trees list the same"
+                " folder over and over, so the vault is damaged or hostile; restore stopped"
+            )
+
     def plan_dir(self, node: Node, directory: bytes, rel: bytes) -> None:
         """Plan everything under one folder, depth first with an explicit stack (a tree any
         number of folders deep needs no recursion); a damaged subfolder is named and skipped."""
@@ -219,17 +237,27 @@ class _Restorer:
         stack: list[tuple[bytes, bytes, bytes | None, Iterator[Node]]] = [
             (directory, rel, node.subtree, iter(top))
         ]
+        on_path = {node.subtree}  # the trees of the folders being planned, top to bottom
         while stack:
-            directory, rel, _tree_id, entries = stack[-1]
+            directory, rel, tree_id, entries = stack[-1]
             child = next(entries, None)
             if child is None:
                 stack.pop()
+                on_path.discard(tree_id)
                 continue
             check_name(child.name)
+            if child.kind in ("file", "dir"):
+                self.count_entry()  # what a point's stats count; other kinds are leaves
             if child.kind != "dir":
                 self.plan_leaf(child, directory)
                 continue
             sub = os.path.join(directory, child.name)
+            if child.subtree in on_path:
+                raise UnsafePath(
+                    f"the recovery point lists the folder {os.fsdecode(sub)} as its own ancestor"
+                    " (a loop of trees): the vault is damaged or hostile; nothing below it is"
+                    " restored"
+                )
             sub_rel = rel + b"/" + child.name if rel else child.name
             if not self.ensure_dir(sub, sub_rel):
                 continue
@@ -237,6 +265,7 @@ class _Restorer:
             grand = self.children(child, sub)
             if grand is not None:
                 stack.append((sub, sub_rel, child.subtree, iter(grand)))
+                on_path.add(child.subtree)
 
     def plan_leaf(self, node: Node, directory: bytes) -> None:
         if not self.special.allows_node(node.kind, os.fsdecode(os.path.join(directory, node.name))):

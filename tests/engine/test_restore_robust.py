@@ -1,0 +1,63 @@
+"""Restore against hostile trees: a folder listed as its own ancestor, and a small vault whose
+trees reuse subtrees to expand into millions of entries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cairn.core.errors import DamageFound
+from cairn.engine.restore import RestoreOptions, restore
+from cairn.vault.repository import Repository
+from cairn.vault.tree import Node
+from tests.conftest import Machine
+from tests.engine.test_untrusted_vault import data_node, plant_point
+
+
+def count_entries(root: Path) -> int:
+    return sum(len(dirs) + len(files) for _p, dirs, files in os.walk(root))
+
+
+def test_a_tree_reusing_subtrees_to_expand_exponentially_is_refused(machine: Machine) -> None:
+    repo = machine.repo()
+    leaf = data_node(repo, b"x", b"x")
+    trees: dict[bytes, list[Node]] = {}
+    level = [leaf]
+    for _ in range(15):  # 2**15 files and 2**16 folders from a few KB of trees
+        tree_id, _ = repo.tree_id(level)
+        trees[tree_id] = level
+        level = [
+            Node(name=b"a", kind="dir", mode=0o755, subtree=tree_id),
+            Node(name=b"b", kind="dir", mode=0o755, subtree=tree_id),
+        ]
+    point = plant_point(repo, level, trees)
+    target = machine.tmp / "target"
+    with pytest.raises(DamageFound, match="more entries than the recovery point holds"):
+        restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    assert count_entries(target) <= 10_100
+    machine.check_clean()
+
+
+def test_a_folder_listed_as_its_own_ancestor_is_refused(
+    machine: Machine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A keyed-hash tree id cannot name a tree that contains it, so a cycle means a vault (or an
+    # index) lying about what an id holds: restore must stop, not loop.
+    repo = machine.repo()
+    loop_id = b"\x01" * 32
+    looping = [Node(name=b"again", kind="dir", mode=0o755, subtree=loop_id)]
+    point = plant_point(repo, [Node(name=b"top", kind="dir", mode=0o755, subtree=loop_id)], {})
+    real = Repository.load_tree
+
+    def lying(self: Repository, index: object, tree_id: bytes) -> list[Node]:
+        if tree_id == loop_id:
+            return looping
+        return real(self, index, tree_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Repository, "load_tree", lying)
+    target = machine.tmp / "target"
+    with pytest.raises(DamageFound, match="its own ancestor"):
+        restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    assert count_entries(target) <= 3
