@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -194,3 +195,26 @@ def test_another_machines_point_restores_no_devices_setuid_or_capabilities_unles
     registered.run("restore", "latest", "--target", str(target))
     assert stat.S_ISCHR(os.lstat(target / str(src).lstrip("/") / "null").st_mode)
     registered.run("check", "--read-data")
+
+
+def test_restore_summary_counts_copies_overwrites_skips_and_identical(
+    registered: Cli, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    (src / "b.txt").write_text("b\n")
+    registered.run("backup", str(src))
+    (src / "a.txt").write_text("edited\n")
+    out = registered.run("restore", "latest", "--json").stdout
+    doc = json.loads(out)
+    assert (doc["copies"], doc["overwrites"], doc["skipped"], doc["identical"]) == (1, 0, 0, 1)
+    text = registered.run("restore", "latest").stdout
+    assert "0 kept beside a copy, 0 overwritten, 0 left alone (skip), 2 already identical" in text
+    assert len(os.listdir(src)) == 3
+    doc = json.loads(
+        registered.run("restore", "latest", "--conflict", "overwrite", "--json").stdout
+    )
+    assert (doc["overwrites"], doc["identical"]) == (1, 1)
+    assert (src / "a.txt").read_text() == "a\n"
+    registered.run("check")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cairn.core.errors import DamageFound
+from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.vault.repository import Repository
 from cairn.vault.tree import Node
@@ -61,3 +62,37 @@ def test_a_folder_listed_as_its_own_ancestor_is_refused(
     with pytest.raises(DamageFound, match="its own ancestor"):
         restore(machine.repo(), point, RestoreOptions(target=str(target)))
     assert count_entries(target) <= 3
+
+
+def test_restoring_twice_with_copy_makes_no_copy_of_identical_files(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "same.txt").write_text("unchanged")
+    (src / "report.txt").write_text("version 1")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    (src / "report.txt").write_text("version 2")
+    stamp = point.time.astimezone().strftime("%Y-%m-%d %H-%M")
+
+    first = restore(machine.repo(), point, RestoreOptions(conflict="copy"))
+    assert (first.copies, first.identical, first.overwrites, first.skipped) == (1, 1, 0, 0)
+    assert (src / f"{stamp} Copy of report.txt").read_text() == "version 1"
+    second = restore(machine.repo(), point, RestoreOptions(conflict="copy"))
+    assert (second.copies, second.identical) == (0, 2)
+    assert sorted(os.listdir(src)) == [f"{stamp} Copy of report.txt", "report.txt", "same.txt"]
+
+    # Same size and time but other bytes is not identical: it gets its copy.
+    os.unlink(src / f"{stamp} Copy of report.txt")
+    st = os.stat(src / "same.txt")
+    (src / "same.txt").write_text("UNCHANGED")
+    os.utime(src / "same.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    third = restore(machine.repo(), point, RestoreOptions(conflict="copy"))
+    assert (third.copies, third.identical) == (2, 0)
+    assert (src / f"{stamp} Copy of same.txt").read_text() == "unchanged"
+
+    over = restore(machine.repo(), point, RestoreOptions(conflict="overwrite"))
+    assert (over.overwrites, over.identical) == (2, 0)
+    again = restore(machine.repo(), point, RestoreOptions(conflict="overwrite"))
+    assert (again.overwrites, again.identical) == (0, 2)  # nothing rewritten needlessly
+    skip = restore(machine.repo(), point, RestoreOptions(conflict="skip"))
+    assert skip.skipped == 2
+    machine.check_clean()

@@ -157,6 +157,9 @@ def restore(
                 "dirs": result.dirs,
                 "bytes": result.bytes,
                 "skipped": result.skipped,
+                "copies": result.copies,
+                "overwrites": result.overwrites,
+                "identical": result.identical,
                 "damaged": result.damaged,
                 "warnings": warnings,
             }
@@ -164,8 +167,9 @@ def restore(
     else:
         click.echo(
             f"restored {result.files} files and {result.dirs} folders ({format_bytes(result.bytes)})"
-            f" from recovery point {point_id[:8]}"
-            + (f"; {result.skipped} existing left alone" if result.skipped else "")
+            f" from recovery point {point_id[:8]}; existing files: {result.copies} kept beside"
+            f" a copy, {result.overwrites} overwritten, {result.skipped} left alone (skip),"
+            f" {result.identical} already identical"
         )
     if result.damaged:
         shown = "\n  ".join(result.damaged[:50])

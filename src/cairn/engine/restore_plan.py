@@ -48,7 +48,10 @@ class RestoreResult:
     files: int = 0
     dirs: int = 0
     bytes: int = 0
-    skipped: int = 0
+    skipped: int = 0  # existing files left alone (--conflict skip)
+    copies: int = 0  # restored beside an existing file (--conflict copy)
+    overwrites: int = 0  # existing files replaced (--conflict overwrite)
+    identical: int = 0  # existing files already equal to the point's: left as they are
     damaged: list[str] = field(default_factory=list)
 
 
@@ -63,6 +66,10 @@ class PlannedFile:
     damaged: bool = False
     problem: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _open_nofollow(path: str | bytes, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
 
 
 class Planner:
@@ -140,12 +147,43 @@ class Planner:
         if self.options.conflict == "skip":
             self.result.skipped += 1
             return None
+        if self.identical(dest, node):
+            self.result.identical += 1  # already what the point holds: no copy, no rewrite
+            return None
         if self.options.conflict == "copy":
-            return os.path.join(directory, copy_name(directory, node.name, self.when))
+            name = copy_name(directory, node.name, self.when, lambda p: self.identical(p, node))
+            if name is None:
+                self.result.identical += 1
+                return None
+            self.result.copies += 1
+            return os.path.join(directory, name)
         if stat.S_ISDIR(st.st_mode):
             self.reporter.warn(os.fsdecode(dest), "a folder is in the way of a file: skipped")
             return None
+        self.result.overwrites += 1
         return dest
+
+    def identical(self, path: bytes, node: Node) -> bool:
+        """Whether `path` already is the point's file or link: same kind, size, mode (set-id
+        bits aside) and modification time, and, for a file, every chunk's keyed hash."""
+        try:
+            st = os.lstat(path)
+            if node.kind == "symlink":
+                return stat.S_ISLNK(st.st_mode) and os.readlink(path) == node.target
+            if node.kind != "file" or not stat.S_ISREG(st.st_mode):
+                return False
+            if (st.st_size, st.st_mtime_ns) != (node.size, node.mtime_ns) or (
+                stat.S_IMODE(st.st_mode) & 0o1777 != stat.S_IMODE(node.mode) & 0o1777
+            ):
+                return False
+            with open(path, "rb", opener=_open_nofollow) as f:
+                for cid in node.content:
+                    loc = self.index.get(cid)
+                    if loc is None or self.repo.hasher.id_of(f.read(loc.raw_length)) != cid:
+                        return False
+                return f.read(1) == b""
+        except OSError:
+            return False
 
     def plan(self, parts: list[bytes], node: Node, dest_root: bytes) -> None:
         directory = dest_root
