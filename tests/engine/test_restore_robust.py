@@ -96,3 +96,28 @@ def test_restoring_twice_with_copy_makes_no_copy_of_identical_files(machine: Mac
     skip = restore(machine.repo(), point, RestoreOptions(conflict="skip"))
     assert skip.skipped == 2
     machine.check_clean()
+
+
+def test_a_sparse_file_is_restored_sparse(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    sparse = src / "disk.img"
+    size = 256 << 20
+    with open(sparse, "wb") as f:
+        f.write(b"head" * 1000)
+        f.seek(100 << 20)
+        f.write(b"middle" * 1000)
+        f.truncate(size)  # ends in a hole
+    assert os.stat(sparse).st_blocks * 512 < (1 << 20)
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    target = machine.tmp / "target"
+    result = restore(machine.repo(), point, RestoreOptions(target=str(target)))
+    got = target / str(src).lstrip("/") / "disk.img"
+    st = os.stat(got)
+    assert st.st_size == size
+    assert st.st_blocks * 512 < (16 << 20), f"{st.st_blocks * 512} bytes on disk"
+    with open(got, "rb") as f, open(sparse, "rb") as g:
+        while block := g.read(8 << 20):
+            assert f.read(8 << 20) == block
+    assert result.files == 1
+    machine.check_clean()

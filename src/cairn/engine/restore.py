@@ -57,6 +57,11 @@ def _reopen(path: bytes) -> int:
     return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
+def _all_zero(data: bytes) -> bool:
+    """Whether a chunk holds only zero bytes (checked cheaply at its ends first)."""
+    return data[:1] == b"\0" and data[-1:] == b"\0" and data.count(0) == len(data)
+
+
 class _Restorer(Planner):
     """Writes what the planner listed, pack by pack, then links, damage and folder metadata."""
 
@@ -75,6 +80,7 @@ class _Restorer(Planner):
             f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
         node = f.node
         try:
+            os.ftruncate(f.fd, f.length)  # the length, holes at the end included
             problems = apply_metadata_fd(f.fd, f.dest, **self.metadata(node, f.dest))
         finally:
             os.close(f.fd)
@@ -94,7 +100,9 @@ class _Restorer(Planner):
             if data is None:
                 f.damaged = True
                 f.problem = f.problem or problem
-            elif not f.damaged:
+            elif not f.damaged and not _all_zero(data):
+                # An all-zero chunk is left as a hole (complete() sets the length), so a sparse
+                # file is restored sparse.
                 if f.fd < 0:
                     f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
                     f.created = True
@@ -167,6 +175,7 @@ class _Restorer(Planner):
                     slot = by_pack[loc.pack_id][cid] = (loc, [])
                 slot[1].append((f, offset))
                 offset += loc.raw_length
+            f.length = offset
         jobs = [
             (pid, [(cid, loc, users) for cid, (loc, users) in blobs.items()])
             for pid, blobs in sorted(by_pack.items())

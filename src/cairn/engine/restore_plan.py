@@ -61,6 +61,7 @@ class PlannedFile:
     dest: bytes
     write_to: bytes
     chunks_left: int = 0
+    length: int = 0  # the sum of its chunks' lengths: the restored file's size
     fd: int = -1
     created: bool = False
     damaged: bool = False
