@@ -10,6 +10,7 @@ import pytest
 
 from cairn.core.errors import DamageFound
 from cairn.engine.backup import BackupOptions, backup
+from cairn.engine.listing import list_point
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.vault.repository import Repository
 from cairn.vault.tree import Node
@@ -62,6 +63,8 @@ def test_a_folder_listed_as_its_own_ancestor_is_refused(
     with pytest.raises(DamageFound, match="its own ancestor"):
         restore(machine.repo(), point, RestoreOptions(target=str(target)))
     assert count_entries(target) <= 3
+    with pytest.raises(DamageFound, match="its own ancestor"):
+        list(list_point(machine.repo(), point))
 
 
 def test_restoring_twice_with_copy_makes_no_copy_of_identical_files(machine: Machine) -> None:

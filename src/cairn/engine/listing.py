@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cairn.core.errors import UsageError
+from cairn.core.errors import DamageFound, UsageError
 from cairn.vault.index import Index
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
@@ -47,14 +47,24 @@ def list_point(repo: Repository, point: RecoveryPoint, path: str = "/") -> Itera
 def _walk(repo: Repository, index: Index, prefix: bytes, tree_id: bytes) -> Iterator[Listed]:
     """Depth first, parents before children, with an explicit stack: a tree any number of
     folders deep lists without recursion."""
-    stack: list[tuple[bytes, Iterator[Node]]] = [(prefix, iter(repo.load_tree(index, tree_id)))]
+    stack: list[tuple[bytes, bytes, Iterator[Node]]] = [
+        (prefix, tree_id, iter(repo.load_tree(index, tree_id)))
+    ]
+    on_path = {tree_id}
     while stack:
-        base, entries = stack[-1]
+        base, current, entries = stack[-1]
         child = next(entries, None)
         if child is None:
             stack.pop()
+            on_path.discard(current)
             continue
         full = base + b"/" + child.name
         yield Listed(os.fsdecode(full), child)
         if child.subtree is not None:
-            stack.append((full, iter(repo.load_tree(index, child.subtree))))
+            if child.subtree in on_path:
+                raise DamageFound(
+                    f"the recovery point lists the folder {os.fsdecode(full)} as its own ancestor"
+                    " (a loop of trees): the vault is damaged or hostile"
+                )
+            stack.append((full, child.subtree, iter(repo.load_tree(index, child.subtree))))
+            on_path.add(child.subtree)
