@@ -110,6 +110,10 @@ def test_one_damaged_folder_is_named_and_the_rest_restored(registered: Cli, tmp_
     assert (restored / "top.txt").read_text() == "top\n"
     assert not (restored / "bad" / "lost.txt").exists()
     assert str(src / "bad") in proc.stderr
+    listed = registered.run("ls", "latest", str(src), expect=14)
+    assert str(src / "good" / "g49.txt") in listed.stdout
+    assert str(src / "top.txt") in listed.stdout
+    assert str(src / "bad") in listed.stderr
     registered.run("check", expect=14)
 
 

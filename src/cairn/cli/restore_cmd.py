@@ -51,8 +51,13 @@ def ls(
         prompt=context.prompt(),
     )
     point = repo.find_point(rp)
+    damaged: list[str] = []
     for item in list_point(repo, point, path):
         n = item.node
+        if item.damaged:
+            damaged.append(item.path)
+            click.echo(f"warning: {item.path}: folder listing damaged: {item.damaged}", err=True)
+            continue
         if json_output:
             render.emit_json_line(
                 {
@@ -74,6 +79,12 @@ def ls(
         click.echo(
             f"{_mode(n)} {n.user or n.uid!s:>8} {n.group or n.gid!s:>8} {n.size:>12}"
             f" {when} {item.path}{suffix}"
+        )
+    if damaged:
+        shown = "\n  ".join(damaged[:50])
+        raise DamageFound(
+            f"{len(damaged)} folder(s) could not be listed, their listing in the vault is damaged"
+            f" or missing:\n  {shown}\nrun `cairn check --read-data` to see the damage"
         )
 
 
