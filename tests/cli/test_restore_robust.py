@@ -222,3 +222,21 @@ def test_restore_summary_counts_copies_overwrites_skips_and_identical(
     assert (doc["overwrites"], doc["identical"]) == (1, 1)
     assert (src / "a.txt").read_text() == "a\n"
     registered.run("check")
+
+
+def test_a_tree_too_deep_for_path_max_restores_what_fits_and_names_the_rest(
+    registered: Cli, tmp_path: Path
+) -> None:
+    src = deep_tree(tmp_path / "src", 3000)
+    target = tmp_path / "t"
+    try:
+        registered.run("backup", str(src), expect=3)  # the walk stops at PATH_MAX, and says so
+        assert len(registered.run("ls", "latest", str(src)).stdout.splitlines()) > 2000
+        proc = registered.run("restore", "latest", "--target", str(target), expect=3)
+        assert "longer than the system allows" in proc.stderr
+        assert "/d/d/d" in proc.stderr  # the folder is named (shortened)
+        restored = target / str(src).lstrip("/")
+        assert (restored / "/".join(["d"] * 1800)).is_dir()  # what fits is restored
+        registered.run("check", "--read-data")
+    finally:
+        subprocess.run(["rm", "-rf", str(src), str(target)], check=True)

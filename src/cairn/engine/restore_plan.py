@@ -30,6 +30,8 @@ from cairn.vault.tree import Node
 
 CONFLICTS = ("copy", "overwrite", "skip")
 EXPANSION_SLACK = 10_000
+PATH_MAX = 4096  # Linux's limit on a path given to a system call, its NUL included
+NAME_MARGIN = 64  # room for a temporary's or a copy's longer name beside a file
 
 
 @dataclass
@@ -225,6 +227,17 @@ class Planner:
             )
         return children
 
+    def too_long(self, path: bytes, node: Node) -> None:
+        shown = os.fsdecode(path)
+        if len(shown) > 200:
+            shown = shown[:80] + " ... " + shown[-80:]
+        what = "folder (and everything in it)" if node.kind == "dir" else node.kind
+        self.reporter.warn(
+            shown,
+            f"{what} not restored: its path would be {len(path)} bytes, longer than the system"
+            f" allows ({PATH_MAX}); restore the folder deepest above it with a short --target",
+        )
+
     def count_entry(self) -> None:
         """Refuse a tree that expands past what the point says it holds (a hostile vault can
         list one subtree many times over and make a few KB expand into millions of folders)."""
@@ -257,10 +270,13 @@ class Planner:
             check_name(child.name)
             if child.kind in ("file", "dir"):
                 self.count_entry()  # what a point's stats count; other kinds are leaves
+            sub = os.path.join(directory, child.name)
+            if len(sub) + (0 if child.kind == "dir" else NAME_MARGIN) >= PATH_MAX:
+                self.too_long(sub, child)
+                continue
             if child.kind != "dir":
                 self.plan_leaf(child, directory)
                 continue
-            sub = os.path.join(directory, child.name)
             if child.subtree in on_path:
                 raise UnsafePath(
                     f"the recovery point lists the folder {os.fsdecode(sub)} as its own ancestor"
