@@ -120,6 +120,9 @@ def test_restore_to_original_place_with_each_conflict_mode(machine: Machine) -> 
     assert (src / f"{stamp} Copy of report.txt").read_text() == "version 1"
     assert (src / "report.txt").read_text() == "version 2"
     restore(machine.repo(), point, RestoreOptions(conflict="copy"))
+    assert not (src / f"{stamp} Copy (2) of report.txt").exists()  # the copy is identical
+    (src / f"{stamp} Copy of report.txt").write_text("edited copy")
+    restore(machine.repo(), point, RestoreOptions(conflict="copy"))
     assert (src / f"{stamp} Copy (2) of report.txt").read_text() == "version 1"
 
     restore(machine.repo(), point, RestoreOptions(conflict="overwrite"))

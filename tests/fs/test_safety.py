@@ -3,12 +3,19 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from cairn.core.errors import UnsafePath
-from cairn.fs.safety import check_name, open_for_restore, safe_join
+from cairn.fs.safety import (
+    check_name,
+    open_for_restore,
+    remove_stale_temps,
+    safe_join,
+    temp_name,
+)
 
 
 def b(path: Path) -> bytes:
@@ -213,3 +220,28 @@ def test_open_for_restore_refuses_a_directory(target: Path) -> None:
 
     with pytest.raises(FileExistsError):
         open_for_restore(b(target / "d"), truncate=False)
+
+
+def test_stale_restore_temporaries_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / f".cairn-restore-{dead.pid}-abc").write_bytes(b"half")
+        (tmp_path / ".cairn-restore-oldstyle").write_bytes(b"half")
+        (tmp_path / f".cairn-restore-{alive.pid}-def").write_bytes(b"being written")
+        (tmp_path / "keep.txt").write_bytes(b"mine")
+        os.symlink("/etc/passwd", tmp_path / f".cairn-restore-{dead.pid}-link")
+        assert remove_stale_temps(b(tmp_path)) == 2
+        assert everything_under(tmp_path) == sorted(
+            [f".cairn-restore-{alive.pid}-def", f".cairn-restore-{dead.pid}-link", "keep.txt"]
+        )
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_temp_names_are_fresh_and_recognisable() -> None:
+    a, c = temp_name(), temp_name()
+    assert a != c
+    assert a.startswith(b".cairn-restore-%d-" % os.getpid())

@@ -51,8 +51,13 @@ def ls(
         prompt=context.prompt(),
     )
     point = repo.find_point(rp)
+    damaged: list[str] = []
     for item in list_point(repo, point, path):
         n = item.node
+        if item.damaged:
+            damaged.append(item.path)
+            click.echo(f"warning: {item.path}: folder listing damaged: {item.damaged}", err=True)
+            continue
         if json_output:
             render.emit_json_line(
                 {
@@ -75,6 +80,12 @@ def ls(
             f"{_mode(n)} {n.user or n.uid!s:>8} {n.group or n.gid!s:>8} {n.size:>12}"
             f" {when} {item.path}{suffix}"
         )
+    if damaged:
+        shown = "\n  ".join(damaged[:50])
+        raise DamageFound(
+            f"{len(damaged)} folder(s) could not be listed, their listing in the vault is damaged"
+            f" or missing:\n  {shown}\nrun `cairn check --read-data` to see the damage"
+        )
 
 
 @click.command()
@@ -94,6 +105,12 @@ def ls(
     help="When a file exists: keep both (copy), replace it, or leave it.",
 )
 @click.option("--machine", help="Restore another machine's recovery point (needs its passphrase).")
+@click.option(
+    "--restore-special",
+    is_flag=True,
+    help="With --machine OTHER: also restore device nodes, setuid/setgid bits and file"
+    " capabilities as stored (withheld by default from another machine's point).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
 @context.passphrase_option
 def restore(
@@ -102,6 +119,7 @@ def restore(
     target: str | None,
     conflict: str,
     machine: str | None,
+    restore_special: bool,
     json_output: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -135,7 +153,10 @@ def restore(
         )
         point = repo.find_point(rp)
         point_id = point.id
-        options = RestoreOptions(list(paths), target, conflict)
+        own = repo.machine == home.registration().machine
+        options = RestoreOptions(
+            list(paths), target, conflict, restore_special=restore_special or own
+        )
         with render.reporter(context.interactive(json_output)) as reporter:
             result = run_restore(repo, point, options, reporter)
         warnings = [{"path": w.path, "message": w.message} for w in reporter.warnings]
@@ -147,6 +168,9 @@ def restore(
                 "dirs": result.dirs,
                 "bytes": result.bytes,
                 "skipped": result.skipped,
+                "copies": result.copies,
+                "overwrites": result.overwrites,
+                "identical": result.identical,
                 "damaged": result.damaged,
                 "warnings": warnings,
             }
@@ -154,15 +178,17 @@ def restore(
     else:
         click.echo(
             f"restored {result.files} files and {result.dirs} folders ({format_bytes(result.bytes)})"
-            f" from recovery point {point_id[:8]}"
-            + (f"; {result.skipped} existing left alone" if result.skipped else "")
+            f" from recovery point {point_id[:8]}; existing files: {result.copies} kept beside"
+            f" a copy, {result.overwrites} overwritten, {result.skipped} left alone (skip),"
+            f" {result.identical} already identical"
         )
     if result.damaged:
         shown = "\n  ".join(result.damaged[:50])
         more = f"\n  ... and {len(result.damaged) - 50} more" if len(result.damaged) > 50 else ""
         raise DamageFound(
-            f"{len(result.damaged)} file(s) could not be restored because their data in the vault"
-            f" is damaged or missing (nothing was written for them):\n  {shown}{more}\n"
+            f"{len(result.damaged)} file(s) or folder(s) could not be restored because their data"
+            " (or a folder's listing) in the vault is damaged or missing (nothing was written for"
+            f" them; the rest was restored):\n  {shown}{more}\n"
             "run `cairn check --read-data` to see the damage"
         )
     if warnings:

@@ -12,12 +12,28 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
+import time
 from collections.abc import Sequence
 
 from cairn.core.errors import UnsafePath
 
-__all__ = ["check_name", "open_for_restore", "safe_join"]
+__all__ = [
+    "TEMP_PREFIX",
+    "check_name",
+    "create_new",
+    "open_for_restore",
+    "remove_stale_temps",
+    "safe_join",
+    "temp_name",
+]
+
+# A file being restored is written under `.cairn-restore-<pid>-<random>` in its own folder and
+# renamed to its real name only when whole, so a killed restore never leaves a half file under
+# a real name; the next restore removes what a dead one left.
+TEMP_PREFIX = b".cairn-restore-"
+STALE_AFTER_S = 24 * 3600
 
 
 def check_name(name: bytes) -> None:
@@ -109,6 +125,59 @@ def create_new(path: bytes) -> int:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     return os.open(path, flags, 0o600)
+
+
+def temp_name() -> bytes:
+    """A fresh name (not a path) to write a file being restored under, in its own folder."""
+    return TEMP_PREFIX + b"%d-" % os.getpid() + secrets.token_hex(6).encode()
+
+
+def remove_stale_temps(directory: bytes) -> int:
+    """Remove the temporaries a killed restore left in `directory`; return how many.
+
+    A temporary is stale when the process named in it is gone (or it is a day old, or it has
+    no process in its name); one being written by a living restore is left alone. Only regular
+    files are removed, never through a symlink.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    now = time.time()
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        if _writer_alive(entry.name[len(TEMP_PREFIX) :]) and now - st.st_mtime < STALE_AFTER_S:
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry.name))
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _writer_alive(rest: bytes) -> bool:
+    pid_text, sep, _ = rest.partition(b"-")
+    if not sep or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # this process: another restore of it is writing (the agent runs jobs)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _symlink_refused(path: bytes) -> UnsafePath:
