@@ -105,8 +105,9 @@ class EngineExecutor:
         if result.damaged:
             return Outcome(
                 "failed",
-                f"{len(result.damaged)} file(s) could not be restored because their data in the"
-                " vault is damaged or missing; run `cairn check --read-data`",
+                f"{len(result.damaged)} file(s) or folder(s) could not be restored because their"
+                " data (or a folder's listing) in the vault is damaged or missing (the rest was"
+                f" restored): {', '.join(result.damaged[:10])}; run `cairn check --read-data`",
                 EXIT_DAMAGE,
                 point.id,
                 summary,
