@@ -172,7 +172,7 @@ def check(
     workers: int = 2,
 ) -> CheckResult:
     reporter = reporter or Reporter()
-    with repo.locks.acquire(exclusive=False, purpose="check"):
+    with repo.locks.acquire(exclusive=False, purpose="check", reading=reporter.warn):
         c = _Checker(repo, reporter)
         reporter.progress(Progress("check structure"))
         present = c.structure()
