@@ -25,6 +25,7 @@ from cairn.vault.packs import (
     read_trailer,
 )
 from cairn.vault.repository import Repository
+from cairn.vault.vault import key_file_damage
 
 
 @dataclass
@@ -176,6 +177,7 @@ def check(
         c = _Checker(repo, reporter)
         reporter.progress(Progress("check structure"))
         present = c.structure()
+        c.result.errors.extend(key_file_damage(repo))  # key files: vault/vault.py
         if read_data or subset is not None:
             chosen = {p: s for p, s in present.items() if subset is None or in_subset(p, subset)}
             progress = Progress(
