@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cairn.codec.keys import MasterKey
 from cairn.core.errors import CairnError, NoSpace, NotRegistered, UsageError
+from cairn.engine import crashpoint
 from cairn.engine.credentials import VaultCredentials
 
 
@@ -80,6 +81,7 @@ def write_private(path: Path, data: bytes) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+    crashpoint.wrote()
 
 
 def _home_error(path: Path, e: OSError) -> CairnError:

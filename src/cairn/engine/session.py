@@ -23,6 +23,7 @@ from pathlib import Path
 from cairn.codec.kdf import MIN_PASSPHRASE_CHARS
 from cairn.core.clock import Clock
 from cairn.core.errors import CairnError, UsageError
+from cairn.engine import crashpoint
 from cairn.engine import credentials as credfile
 from cairn.engine.credentials import VaultCredentials
 from cairn.engine.home import Home, Registration
@@ -74,7 +75,8 @@ def open_vault_store(
     store = open_store(location, credentials, sdk_retries=0 if is_remote(location) else None)
     if wrap is not None:
         store = wrap(store)
-    return RetryingBlobStore(store) if is_remote(location) else store
+    store = RetryingBlobStore(store) if is_remote(location) else store
+    return crashpoint.KillingStore(store) if crashpoint.armed() else store
 
 
 def create_vault(
