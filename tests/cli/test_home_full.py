@@ -75,3 +75,12 @@ def test_throttle_set_on_a_full_home_exits_13(small_home: Cli, tmp_path: Path) -
     )
     assert "CAIRN_HOME" in proc.stderr
     assert not (small_home.home / "throttle.json").exists()
+
+
+def test_the_temp_file_of_a_killed_write_is_removed_by_the_next_write(
+    small_home: Cli, tmp_path: Path
+) -> None:
+    leftover = small_home.home / ".policy.json.999999999.abcd.tmp"  # no such pid runs
+    leftover.write_text("half")
+    small_home.run("policy", "set", "--file", str(policy_file(tmp_path, "small.toml", 1)))
+    assert not leftover.exists()

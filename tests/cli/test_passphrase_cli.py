@@ -121,3 +121,10 @@ def test_killed_after_every_write_the_machine_opens_with_the_old_or_the_new(
     else:
         pytest.fail("the change never completed")
     assert kills >= 3  # the new key file, CAIRN_HOME's key, the old key file's deletion
+
+
+def test_the_passphrase_a_first_start_kept_follows(registered: Cli) -> None:
+    kept = registered.home / "passphrase"
+    kept.write_text(PASSPHRASE + "\n")
+    registered.run("passphrase", "change", env=registered.environ(CAIRN_NEW_PASSPHRASE=NEW))
+    assert kept.read_text() == NEW + "\n"

@@ -59,6 +59,7 @@ def write_private(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as e:
         raise _home_error(path, e) from None
+    _remove_leftovers(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -82,6 +83,25 @@ def write_private(path: Path, data: bytes) -> None:
         finally:
             os.close(dfd)
     crashpoint.wrote()
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temp files of writes of this file that a killed process never finished (its pid is gone)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _home_error(path: Path, e: OSError) -> CairnError:

@@ -6,7 +6,8 @@ kept in CAIRN_HOME, else against the vault's key files: exit 12 if wrong). Then,
   1. a new key file, the master key sealed under the new passphrase, is written to the vault;
   2. it is read back and opened with the new passphrase (and checked with the master key): if it
      does not give the same key, it is deleted again and nothing else changes;
-  3. CAIRN_HOME's kept key takes the new passphrase's verifier;
+  3. CAIRN_HOME's kept key takes the new passphrase's verifier (and CAIRN_HOME/passphrase, the
+     one a first start made, the new passphrase, if it held the old one);
   4. the old key files are deleted: those the old passphrase opens, and damaged ones (so a
      damaged key file is rewritten while the kept key still opens the store). Key files of
      other passphrases are left alone.
@@ -22,10 +23,13 @@ from dataclasses import dataclass
 
 from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, UsageError
-from cairn.engine.home import Home
+from cairn.engine.home import Home, write_private
 from cairn.engine.session import PassphrasePrompt, check_new_passphrase, open_repository
 from cairn.vault.keyfile import key_file_problem, make_key_file, open_key_file
 from cairn.vault.vault import list_key_files
+
+# The passphrase a first start (`make run`, agent/firststart.py) made and kept in CAIRN_HOME.
+KEPT_PASSPHRASE_FILE = "passphrase"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ def change_passphrase(
             pass
         raise
     home.save_key(reg.vault_id, reg.machine, key, new_passphrase)
+    _follow_kept_passphrase(home, passphrase, new_passphrase)
 
     removed, damaged, others = [], [], 0
     for old_id, old in before:
@@ -96,3 +101,13 @@ def change_passphrase(
         if bad:
             damaged.append(old_id)
     return PassphraseChanged(reg.machine, key_id, removed, damaged, others)
+
+
+def _follow_kept_passphrase(home: Home, old: str, new: str) -> None:
+    path = home.path / KEPT_PASSPHRASE_FILE
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return
+    if kept == old:
+        write_private(path, new.encode() + b"\n")
