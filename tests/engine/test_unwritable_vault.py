@@ -20,6 +20,7 @@ from cairn.engine.home import Home
 from cairn.engine.prune import prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.engine.session import create_vault, open_repository, register
+from tests.cli.conftest import Cli
 from tests.conftest import PASSPHRASE, Machine, tree_digest
 from tests.tmpfs import fill, tmpfs
 
@@ -115,3 +116,22 @@ def test_a_read_only_vault_restores_lists_and_checks_with_a_warning(
     reporter = Reporter()
     assert check(repo, read_data=True, reporter=reporter).errors == []
     assert lock_warnings(reporter)
+
+
+def test_through_the_cli_a_read_only_vault_lists_restores_and_checks(
+    read_only_vault: Machine,
+) -> None:
+    m = read_only_vault
+    src = source(m, "src", 10_000)
+    backup(m.repo(), BackupOptions([str(src)]))
+    subprocess.run(["mount", "--bind", str(m.vault), str(m.vault)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(m.vault)], check=True)
+    cli = Cli(m.home.path)
+    cli.run("recovery-points")
+    assert "note.txt" in cli.run("ls", "latest", str(src)).stdout
+    proc = cli.run("restore", "latest", "--target", str(m.tmp / "out"), expect=3)
+    assert "without a lock" in proc.stderr
+    proc = cli.run("check", "--read-data")
+    assert "without a lock" in proc.stderr and "no problems found" in proc.stdout
+    proc = cli.run("backup", str(src), expect=1)  # a writer is refused, naming the cause
+    assert "Read-only file system" in proc.stderr
