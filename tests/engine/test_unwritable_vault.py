@@ -80,6 +80,7 @@ def test_prune_frees_a_full_vault_by_deleting_expired_points_first(small_vault: 
     clock = SystemClock()
     first = prune(m.repo(), expired, now=clock.now(), grace=timedelta(0))
     assert first.points_kept == 1 and first.packs_waiting >= 1
+    assert sorted(first.points_deleted) == sorted(expired)
     assert {p.id for p in m.repo().list_points()} == {kept.id}
     # The next run deletes the data only the expired points used (its first sight was run 1).
     second = prune(m.repo(), set(), now=clock.now(), grace=timedelta(0))

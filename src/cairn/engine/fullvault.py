@@ -16,13 +16,19 @@ from cairn.core.errors import BlobNotFound
 from cairn.vault.repository import Repository
 
 
-def delete_points(repo: Repository, point_ids: Iterable[str]) -> int:
-    """Delete these recovery points (expired ones); how many were there to delete."""
-    deleted = 0
-    for point_id in sorted(point_ids):
-        try:
-            repo.store.delete(repo.layout.point(point_id))
-        except BlobNotFound:
-            continue
-        deleted += 1
-    return deleted
+class ExpiredPointsFirst:
+    """`make_room` for prune's lock: deletes the expired points, remembering which it deleted."""
+
+    def __init__(self, repo: Repository, point_ids: Iterable[str]) -> None:
+        self.repo = repo
+        self.point_ids = sorted(point_ids)
+        self.deleted: list[str] = []
+
+    def __call__(self) -> int:
+        for point_id in self.point_ids:
+            try:
+                self.repo.store.delete(self.repo.layout.point(point_id))
+            except BlobNotFound:
+                continue
+            self.deleted.append(point_id)
+        return len(self.deleted)
