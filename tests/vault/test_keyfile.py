@@ -35,7 +35,7 @@ def test_the_key_file_is_documented_json(sealed_key: tuple[MasterKey, str, bytes
     key, key_id, data = sealed_key
     assert is_hex_id(key_id)
     doc = json.loads(data)
-    assert set(doc) == {"v", "created", "kdf", "sealed"}
+    assert set(doc) == {"v", "created", "kdf", "sealed", "checksum", "mac"}
     assert doc["v"] == KEY_VERSION == 1
     assert doc["created"] == T0.isoformat()
     kdf = doc["kdf"]
@@ -85,7 +85,8 @@ def test_a_key_file_renamed_to_another_id_does_not_open(
     _, key_id, data = sealed_key
     other = random_id()
     assert other != key_id
-    assert open_key_file(other, data, PASSPHRASE) is None
+    with pytest.raises(IntegrityError, match="checksum"):  # the checksum covers the id
+        open_key_file(other, data, PASSPHRASE)
 
 
 def test_unlock_with_a_wrong_passphrase_raises_wrong_passphrase(

@@ -168,7 +168,7 @@ def _job(row: sqlite3.Row) -> Job:
         trigger=row["trigger"],
         state=row["state"],
         created=unstamp(row["created"]),
-        params=json.loads(row["params"]),
+        params=json.loads(row["params"], parse_constant=str),  # NaN kept by an older Cairn
         started=when("started"),
         finished=when("finished"),
         slot=row["slot"],

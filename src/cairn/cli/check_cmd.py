@@ -40,6 +40,9 @@ def check(
         )
         with render.reporter(context.interactive(json_output), quiet_warnings=True) as reporter:
             result = run_check(repo, read_data=read_data, subset=subset, reporter=reporter)
+        for w in reporter.warnings:  # the errors come again below; others (no lock) here
+            if w.message not in result.errors:
+                click.echo(f"warning: {w.path}: {w.message}", err=True)
     if json_output:
         render.emit_json(
             {

@@ -28,6 +28,7 @@ COMMANDS = {
     "jobs": "cairn.cli.jobs_cmd:jobs",
     "agent": "cairn.cli.agent_cmd:agent",
     "throttle": "cairn.cli.throttle_cmd:throttle",
+    "passphrase": "cairn.cli.passphrase_cmd:passphrase",
 }
 
 

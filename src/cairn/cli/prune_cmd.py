@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,12 +16,31 @@ from cairn.engine.prune import DEFAULT_GRACE, PruneResult, expired_by_policy
 from cairn.engine.prune import prune as run_prune
 from cairn.engine.session import open_repository
 
+MAX_GRACE_HOURS = 87600  # ten years
+
+
+class GraceHours(click.ParamType[float]):
+    """A finite number of hours from 0 to MAX_GRACE_HOURS (nan, inf and negatives refused)."""
+
+    name = "hours"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            hours = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            hours = math.nan
+        if not (math.isfinite(hours) and 0 <= hours <= MAX_GRACE_HOURS):
+            self.fail(f"{value!r}: give a number of hours from 0 to {MAX_GRACE_HOURS}", param, ctx)
+        return hours
+
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; change nothing.")
 @click.option(
     "--grace-hours",
-    type=click.FloatRange(0),
+    type=GraceHours(),
     default=DEFAULT_GRACE.total_seconds() / 3600,
     show_default=True,
     help="Data must stay unreferenced this long before it is deleted.",

@@ -90,6 +90,8 @@ def register(
     )
     verb = "registered new machine" if result.new_machine else "registered again as machine"
     click.echo(f"{verb} {result.machine!r} with vault {result.vault}")
+    if result.policy_restored:
+        click.echo("restored the backup policy kept in the vault (see `cairn policy show`)")
     if result.kept_credentials:
         click.echo("kept the vault's credentials in CAIRN_HOME (mode 0600) for unattended runs")
     click.echo(

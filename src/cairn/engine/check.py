@@ -25,6 +25,7 @@ from cairn.vault.packs import (
     read_trailer,
 )
 from cairn.vault.repository import Repository
+from cairn.vault.vault import key_file_damage
 
 
 @dataclass
@@ -172,10 +173,11 @@ def check(
     workers: int = 2,
 ) -> CheckResult:
     reporter = reporter or Reporter()
-    with repo.locks.acquire(exclusive=False, purpose="check"):
+    with repo.locks.acquire(exclusive=False, purpose="check", reading=reporter.warn):
         c = _Checker(repo, reporter)
         reporter.progress(Progress("check structure"))
         present = c.structure()
+        c.result.errors.extend(key_file_damage(repo))  # key files: vault/vault.py
         if read_data or subset is not None:
             chosen = {p: s for p, s in present.items() if subset is None or in_subset(p, subset)}
             progress = Progress(

@@ -16,14 +16,17 @@ does not already give.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cairn.codec.keys import MasterKey
 from cairn.core.errors import CairnError, NoSpace, NotRegistered, UsageError
+from cairn.engine import crashpoint
 from cairn.engine.credentials import VaultCredentials
 
 
@@ -45,22 +48,69 @@ class Registration:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only, atomically (temp + fsync + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write a file of CAIRN_HOME readable by its owner only, whole or not at all.
+
+    Every file Cairn keeps in CAIRN_HOME is written here: a temp file in the same folder (mode
+    0600), every byte written (a short write is continued, never ignored), fsync, rename over the
+    old file, fsync of the folder. A full disk (ENOSPC, EDQUOT) is `NoSpace` naming CAIRN_HOME;
+    on any failure the temp file is removed and the old file is left as it was.
+    """
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise _home_error(path, e) from None
+    _remove_leftovers(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             os.fchmod(fd, 0o600)
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
     except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise NoSpace(f"CAIRN_HOME ({path.parent}) is full: free space there") from None
-        raise CairnError(f"cannot write {path}: {e.strerror}") from None
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _home_error(path, e) from None
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    crashpoint.wrote()
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temp files of writes of this file that a killed process never finished (its pid is gone)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _home_error(path: Path, e: OSError) -> CairnError:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(
+            f"CAIRN_HOME ({path.parent}) is full: {path.name} was not written (the old one is"
+            " kept); free space there and try again"
+        )
+    return CairnError(f"cannot write {path} in CAIRN_HOME: {e.strerror}")
 
 
 class Home:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError
 from cairn.core.events import Progress, Reporter
+from cairn.engine.fullvault import ExpiredPointsFirst
 from cairn.policy import PointFacts, Policy, expired
 from cairn.storage.local import LocalBlobStore
 from cairn.vault.index import Index, Location
@@ -147,7 +148,8 @@ def prune(
     """Delete the recovery points named in `expired`, then the data no remaining point uses."""
     reporter = reporter or Reporter()
     result = PruneResult(dry_run=dry_run)
-    with repo.locks.acquire(exclusive=True, purpose="prune"):
+    room = None if dry_run else ExpiredPointsFirst(repo, expired)  # for a full vault
+    with repo.locks.acquire(exclusive=True, purpose="prune", make_room=room):
         reporter.progress(Progress("prune: mark"))
         index = repo.load_index()
         points = repo.list_points()
@@ -155,7 +157,7 @@ def prune(
         gone = [p for p in points if p.id in expired]
         used = mark(repo, index, keep)
         result.points_kept = len(keep)
-        result.points_deleted = [p.id for p in gone]
+        result.points_deleted = [p.id for p in gone] + (room.deleted if room else [])
 
         listing = repo.list_packs()
         gone_packs = {

@@ -249,7 +249,7 @@ def restore(
             raise UsageError(f"cannot create the target {options.target}: {e.strerror}") from None
     else:
         dest_root = b"/"
-    with repo.locks.acquire(exclusive=False, purpose="restore"):
+    with repo.locks.acquire(exclusive=False, purpose="restore", reading=reporter.warn):
         index = repo.load_index()
         paths = _outermost(options.paths or ["/"])
         selections = [find_node(repo, index, point.tree, p) for p in paths]

@@ -23,6 +23,7 @@ from pathlib import Path
 from cairn.codec.kdf import MIN_PASSPHRASE_CHARS
 from cairn.core.clock import Clock
 from cairn.core.errors import CairnError, UsageError
+from cairn.engine import crashpoint, settings
 from cairn.engine import credentials as credfile
 from cairn.engine.credentials import VaultCredentials
 from cairn.engine.home import Home, Registration
@@ -74,7 +75,8 @@ def open_vault_store(
     store = open_store(location, credentials, sdk_retries=0 if is_remote(location) else None)
     if wrap is not None:
         store = wrap(store)
-    return RetryingBlobStore(store) if is_remote(location) else store
+    store = RetryingBlobStore(store) if is_remote(location) else store
+    return crashpoint.KillingStore(store) if crashpoint.armed() else store
 
 
 def create_vault(
@@ -114,6 +116,7 @@ class Registered:
     vault_id: str
     new_machine: bool
     kept_credentials: bool = False
+    policy_restored: bool = False  # the policy kept in the vault, back in CAIRN_HOME
 
 
 def register(
@@ -167,7 +170,8 @@ def register(
     # The secrets before the registration that needs them: a registration never lacks its own.
     home.save_credentials(VaultCredentials(location, info.vault_id, info.created, secrets))
     home.save(Registration(location, info.vault_id, name, now.isoformat()), key, secret)
-    return Registered(name, location, info.vault_id, new, bool(secrets))
+    restored = settings.restore_policy(home, policy)
+    return Registered(name, location, info.vault_id, new, bool(secrets), restored)
 
 
 def open_repository(

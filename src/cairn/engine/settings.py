@@ -78,3 +78,18 @@ def save_policy(home: Home, repo: Repository, policy: Policy, now: datetime) -> 
     doc = policy_to_json(policy)
     write_private(home.path / POLICY_FILE, json.dumps(doc, indent=1).encode() + b"\n")
     repo.write_registration({"policy": doc}, now)
+
+
+def restore_policy(home: Home, doc: object) -> bool:
+    """On registering again: bring back the policy kept in the vault's registration, when
+    CAIRN_HOME has none (lost with the machine) and the kept one is one this Cairn accepts."""
+    if not isinstance(doc, dict) or (home.path / POLICY_FILE).exists():
+        return False
+    try:
+        policy = policy_from_json(doc)
+    except (UsageError, KeyError, TypeError, ValueError, AttributeError):
+        return False
+    write_private(
+        home.path / POLICY_FILE, json.dumps(policy_to_json(policy), indent=1).encode() + b"\n"
+    )
+    return True

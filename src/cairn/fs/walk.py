@@ -1,8 +1,9 @@
 """One directory level at a time: what is there, of what kind, with its lstat.
 
 The engine drives the walk (it decides, per entry, whether to descend), so this module only
-lists: `stat_entry` for a backup item itself, `list_dir` for a directory's entries. Nothing here
-follows a symlink. Paths and names are `bytes`, since names need not be valid UTF-8.
+lists: `stat_entry` for a backup item itself, `list_dir` for a directory's entries. Only an item
+that is a symlink to a folder is followed (as restic and tar do for the paths they are given);
+nothing inside the tree is. Paths and names are `bytes`, since names need not be valid UTF-8.
 """
 
 from __future__ import annotations
@@ -47,10 +48,20 @@ def kind_of(st_mode: int) -> Kind:
 def stat_entry(path: bytes) -> FsEntry:
     """lstat one path (a backup item itself); the entry's path is `os.path.abspath(path)`.
 
-    Raises `OSError` (`FileNotFoundError`, `PermissionError`, ...) as `os.lstat` does.
+    An item that is a symlink to a folder is followed: the entry is that folder (kind "dir", its
+    stat), kept under the item's own path and name, so a backup of `/srv/projects ->
+    /data/projects` stores the folder's contents as `/srv/projects`. A symlink to anything else,
+    or a dangling one, stays a symlink. Raises `OSError` (`FileNotFoundError`, ...) as `os.lstat`.
     """
     path = os.path.abspath(path)
     st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.stat(path)
+        except OSError:
+            target = None
+        if target is not None and stat.S_ISDIR(target.st_mode):
+            st = target
     return FsEntry(os.path.basename(path), path, kind_of(st.st_mode), st)
 
 

@@ -7,6 +7,15 @@ reused pid, after a day without a refresh). A lock of this very process is judge
 now: one whose release failed (the storage was down) is left over, not held, so it does not block
 this process (a long-running agent) for a day. Acquiring writes the lock first, then lists the
 others: two racing exclusive acquirers both back off, never both win.
+
+A vault that cannot take a new blob (full, or read-only: a read-only mount or a read-only
+credential) must still be readable, and a full one must be freeable:
+
+- a reader (restore, check: `reading` given) whose lock cannot be written goes on without one,
+  with a warning saying so, unless a live exclusive lock (a prune) is there;
+- prune (`make_room` given) whose lock meets a full vault first frees room by deleting what it
+  may delete without a lock (the expired recovery points: no data goes with them, so no backup or
+  restore in flight can lose anything), then tries its lock once more.
 """
 
 from __future__ import annotations
@@ -14,11 +23,18 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cairn.core.clock import Clock
-from cairn.core.errors import CairnError, Locked, StorageError
+from cairn.core.errors import (
+    CairnError,
+    Locked,
+    NoSpace,
+    StorageError,
+    TransientStorageError,
+)
 from cairn.core.ids import random_id
 from cairn.storage.blobstore import BlobStore
 from cairn.vault.layout import MachineLayout
@@ -92,6 +108,19 @@ class Lock:
         self.release()
 
 
+class Unlocked:
+    """What a reader holds when its lock could not be written: nothing to refresh or release."""
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> Unlocked:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 class LockManager:
     def __init__(
         self, store: BlobStore, layout: MachineLayout, sealer: ObjectSealer, clock: Clock
@@ -145,14 +174,36 @@ class LockManager:
             return not _pid_alive(record.pid) or now - record.time > STALE_ON_THIS_HOST
         return now - record.time > STALE_AFTER
 
-    def acquire(self, *, exclusive: bool, purpose: str) -> Lock:
+    def acquire(
+        self,
+        *,
+        exclusive: bool,
+        purpose: str,
+        reading: Callable[[str, str], None] | None = None,
+        make_room: Callable[[], int] | None = None,
+    ) -> Lock | Unlocked:
+        """Take a lock. `reading(path, message)`, for a reader only, is told when the lock cannot
+        be written (a full or read-only vault) and the reader goes on without it. `make_room`,
+        for prune, frees room on a full vault (returns how many objects it deleted) before the
+        lock is tried once more. See the module docstring."""
         now = self.clock.now()
         record = LockRecord(random_id(), self.host, os.getpid(), exclusive, purpose, now)
         with _HELD_GUARD:
             _HELD.add(record.lock_id)
         try:
-            self.write(record, now)
+            try:
+                self.write(record, now)
+            except NoSpace:
+                if make_room is None or not make_room():
+                    raise
+                self.write(record, now)
             others = self.read_all()
+        except (NoSpace, StorageError) as e:
+            with _HELD_GUARD:
+                _HELD.discard(record.lock_id)
+            if reading is None or exclusive or isinstance(e, TransientStorageError):
+                raise
+            return self._unlocked(purpose, e, reading, now)
         except BaseException:
             with _HELD_GUARD:
                 _HELD.discard(record.lock_id)
@@ -164,13 +215,31 @@ class LockManager:
                 with _HELD_GUARD:
                     _HELD.discard(record.lock_id)
                 self.store.delete(self.layout.lock(record.lock_id))
-                raise Locked(
-                    f"the store of machine {self.layout.machine!r} is locked by {other.describe()};"
-                    " wait for it to finish (a lock of a process that is gone is ignored; one of"
-                    f" another host once it is {int(STALE_AFTER.total_seconds() // 60)} minutes"
-                    " without a refresh)"
-                )
+                raise self._locked(other)
         return Lock(self, record)
+
+    def _locked(self, other: LockRecord) -> Locked:
+        return Locked(
+            f"the store of machine {self.layout.machine!r} is locked by {other.describe()};"
+            " wait for it to finish (a lock of a process that is gone is ignored; one of"
+            f" another host once it is {int(STALE_AFTER.total_seconds() // 60)} minutes"
+            " without a refresh)"
+        )
+
+    def _unlocked(
+        self, purpose: str, error: CairnError, reading: Callable[[str, str], None], now: datetime
+    ) -> Unlocked:
+        """A reader on a vault that takes no new blob: no live prune may be there."""
+        for other in self.read_all():
+            if other.exclusive and not self.is_stale(other, now):
+                raise self._locked(other)
+        why = "is full" if isinstance(error, NoSpace) else "cannot be written (read-only?)"
+        reading(
+            self.store.location,
+            f"the vault {why}: {purpose} goes on without a lock, so a prune started meanwhile"
+            f" is not kept out ({error})",
+        )
+        return Unlocked()
 
     def remove_stale(self) -> int:
         now = self.clock.now()

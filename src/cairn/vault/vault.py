@@ -9,7 +9,7 @@ from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, NotRegistered
 from cairn.core.ids import is_hex_id
 from cairn.storage.blobstore import BlobStore, put_if_absent
-from cairn.vault.keyfile import make_key_file, unlock
+from cairn.vault.keyfile import key_file_problem, make_key_file, unlock
 from cairn.vault.layout import VAULT_FILE, MachineLayout
 from cairn.vault.repository import Repository
 from cairn.vault.vaultfile import StoreConfig, VaultInfo
@@ -66,13 +66,7 @@ class Vault:
         return True
 
     def key_files(self, machine: str) -> list[tuple[str, bytes]]:
-        layout = MachineLayout(machine)
-        out = []
-        for b in self.store.list(layout.prefix("keys")):
-            key_id = b.name.rsplit("/", 1)[1]
-            if is_hex_id(key_id):  # anything else there (a copy, .DS_Store) is not a key file
-                out.append((key_id, self.store.get(b.name)))
-        return out
+        return list_key_files(self.store, MachineLayout(machine))
 
     def config(self, machine: str) -> StoreConfig:
         layout = MachineLayout(machine)
@@ -102,3 +96,31 @@ class Vault:
 
     def open(self, machine: str, key: MasterKey) -> Repository:
         return Repository(self.store, machine, key, self.config(machine), self.clock)
+
+
+def list_key_files(store: BlobStore, layout: MachineLayout) -> list[tuple[str, bytes]]:
+    out = []
+    for b in store.list(layout.prefix("keys")):
+        key_id = b.name.rsplit("/", 1)[1]
+        if is_hex_id(key_id):  # anything else there (a copy, .DS_Store) is not a key file
+            out.append((key_id, store.get(b.name)))
+    return out
+
+
+def key_file_damage(repo: Repository) -> list[str]:
+    """`check`'s findings on the machine's key files, verified with the master key it holds (no
+    passphrase needed): each damaged one named, and a store no sound key file opens any more."""
+    layout = repo.layout
+    errors = []
+    files = list_key_files(repo.store, layout)
+    for key_id, data in files:
+        problem = key_file_problem(key_id, data, repo.key)
+        if problem is not None:
+            errors.append(f"key file {layout.key(key_id)} is damaged: {problem}")
+    if len(errors) == len(files):
+        errors.append(
+            f"no sound key file is left for machine {layout.machine!r}: once this machine's"
+            " CAIRN_HOME is lost, no passphrase opens its store. Run `cairn passphrase change`"
+            " now (the key kept in CAIRN_HOME still opens it) to write a new key file"
+        )
+    return errors
