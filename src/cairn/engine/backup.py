@@ -520,7 +520,17 @@ def backup(
     excludes = Exclusions(options.excludes)
     with repo.locks.acquire(exclusive=False, purpose="backup"):
         index = repo.load_index()
-        repo.recover_packs(index)
+        listing = repo.list_packs()
+        repo.recover_packs(index, listing)
+        index, missing = repo.drop_missing_packs(index, listing)
+        if missing:
+            shown = ", ".join(p[:16] for p in missing[:10])
+            reporter.warn(
+                "",
+                f"{len(missing)} pack(s) named by the index are missing from the vault ({shown}):"
+                " their data is uploaded again where this backup meets it; run `cairn check`"
+                " and `cairn repair` to find and mark the recovery points that lost data",
+            )
         points = repo.list_points()
         parent = points[-1] if points else None
         run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)

@@ -150,6 +150,10 @@ def prune(
     with repo.locks.acquire(exclusive=True, purpose="prune"):
         reporter.progress(Progress("prune: mark"))
         index = repo.load_index()
+        listing = repo.list_packs()
+        # A pack no segment names may still hold data a point needs (a backup dropped it from
+        # the index when a listing missed it): it is indexed again, never deleted as unused.
+        repo.recover_packs(index, listing, write=not dry_run)
         points = repo.list_points()
         keep = [p for p in points if p.id not in expired]
         gone = [p for p in points if p.id in expired]
@@ -157,7 +161,6 @@ def prune(
         result.points_kept = len(keep)
         result.points_deleted = [p.id for p in gone]
 
-        listing = repo.list_packs()
         gone_packs = {
             loc.pack_id for b in used if (loc := index.get(b)) is not None
         } - listing.keys()

@@ -113,3 +113,11 @@ class Index:
 
     def ids(self) -> Iterator[bytes]:
         return iter(self._blobs)
+
+    def without(self, pack_ids: set[str]) -> Index:
+        """This index less the packs named (a blob also in another pack keeps that copy)."""
+        out = Index(segments=set(self.segments))
+        for pack in self._packs:
+            if pack.pack_id not in pack_ids:
+                out.add_pack(pack)
+        return out

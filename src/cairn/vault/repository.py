@@ -44,6 +44,7 @@ from cairn.vault.vaultfile import StoreConfig
 
 TREE_CACHE = 4096
 RECOVERED_PER_SEGMENT = 64
+REWRITTEN_PER_SEGMENT = 256
 MAX_BLOB_BYTES = 64 << 20
 
 
@@ -168,10 +169,37 @@ class Repository:
         )
         return seg
 
-    def recover_packs(self, index: Index) -> list[PackInfo]:
-        """Index the packs that no index segment names (left by a killed backup)."""
+    def rewrite_index(self, index: Index) -> None:
+        """Write `index` whole in new segments, then one superseding the segments it was loaded
+        from (not those a concurrent backup wrote since). Superseded segments are left for prune."""
+        packs = list(index.packs.values())
+        for start in range(0, len(packs), REWRITTEN_PER_SEGMENT):
+            self.write_segment(packs[start : start + REWRITTEN_PER_SEGMENT])
+        self.write_segment([], superseded=sorted(index.segments))
+
+    def drop_missing_packs(self, index: Index, listing: dict[str, int]) -> tuple[Index, list[str]]:
+        """The index less the packs it names that `listing` lacks, and their ids (sorted).
+
+        When some are missing, the index in force is rewritten without them, so that the data a
+        backup uploads again is the copy every reader finds. On the strength of a listing this
+        only ever causes uploads: a pack a listing missed is indexed again by `recover_packs`.
+        """
+        missing = sorted(p for p in index.packs if p not in listing)
+        if not missing:
+            return index, []
+        healed = index.without(set(missing))
+        self.rewrite_index(healed)
+        return healed, missing
+
+    def recover_packs(
+        self, index: Index, listing: dict[str, int] | None = None, *, write: bool = True
+    ) -> list[PackInfo]:
+        """Index the packs that no index segment names (left by a killed backup, or dropped from
+        the index on the strength of a listing that missed them); `write=False` only in memory."""
         found = []
-        for pack_id, size in self.list_packs().items():
+        if listing is None:
+            listing = self.list_packs()
+        for pack_id, size in listing.items():
             if pack_id in index.packs:
                 continue
             try:
@@ -181,7 +209,7 @@ class Repository:
             except (IntegrityError, BlobNotFound):
                 continue  # a damaged orphan is left for check to report and prune to remove
             found.append(info)
-        for start in range(0, len(found), RECOVERED_PER_SEGMENT):
+        for start in range(0, len(found) if write else 0, RECOVERED_PER_SEGMENT):
             self.write_segment(found[start : start + RECOVERED_PER_SEGMENT])
         for info in found:
             index.add_pack(info)
