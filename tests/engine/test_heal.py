@@ -7,10 +7,14 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from cairn.core.errors import DamageFound
 from cairn.core.events import Reporter
 from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.check import check
 from cairn.engine.prune import prune
+from cairn.engine.repair import repair
 from cairn.engine.restore import RestoreOptions, restore
 from tests.conftest import Machine, tree_digest
 
@@ -64,4 +68,68 @@ def test_a_lost_pack_is_uploaded_again_by_the_next_backup(machine: Machine) -> N
     }
     result = prune(machine.repo(), {first.id}, now=T0, grace=timedelta(0))
     assert result.points_deleted == [first.id]
+    machine.check_clean()
+
+
+def lose_a_deleted_file(machine: Machine) -> tuple[str, str, Path, Path]:
+    """Two points; the pack of a file only the first point has is deleted."""
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "gone.bin").write_bytes(os.urandom(2 << 20))  # alone in its pack
+    first = backup(machine.repo(), BackupOptions([str(src)])).point
+    lost = data_pack_of(machine, "gone.bin", src)
+    shutil.move(src / "gone.bin", machine.tmp / "saved.bin")
+    (src / "new.bin").write_bytes(os.urandom(1 << 20))
+    (src / "kept.txt").write_text("kept")
+    second = backup(machine.repo(), BackupOptions([str(src)])).point
+    lost.unlink()
+    return first.id, second.id, src, lost
+
+
+def test_repair_rebuilds_the_index_and_marks_points_that_lost_data(machine: Machine) -> None:
+    first, second, src, lost = lose_a_deleted_file(machine)
+    with pytest.raises(DamageFound) as stopped:
+        prune(machine.repo(), set(), now=T0, grace=timedelta(0))
+    assert "cairn repair" in str(stopped.value)
+
+    result = repair(machine.repo(), now=T0)
+    assert result.points_damaged == [first]
+    assert any(lost.name[:16] in m for m in result.missing_packs)
+    points = {p.id: p for p in machine.repo().list_points()}
+    assert points[first].status == "damaged" and points[second].status == "completed"
+    assert machine.repo().damaged_points() == {first}
+
+    # Prune goes on: the damaged point is reported; what it still reaches is kept.
+    reporter = Reporter()
+    prune(machine.repo(), set(), now=T0, grace=timedelta(0), reporter=reporter)
+    prune(machine.repo(), set(), now=T0 + timedelta(hours=1), grace=timedelta(0))
+    assert any(first[:8] in w.message for w in reporter.warnings)
+    assert restored(machine, second, src) == tree_digest(src)
+
+    check_result = check(machine.repo(), read_data=True)
+    assert check_result.errors and all(first[:8] in e for e in check_result.errors)
+
+
+def test_repair_of_a_sound_vault_finds_nothing_and_changes_no_point(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    result = repair(machine.repo(), now=T0)
+    assert result.points_damaged == [] and result.missing_packs == []
+    assert result.packs_indexed >= 2
+    assert restored(machine, point.id, src) == tree_digest(src)
+    machine.check_clean()
+
+
+def test_repair_heals_a_point_whose_lost_data_a_backup_uploaded_again(machine: Machine) -> None:
+    first, _second, src, _lost = lose_a_deleted_file(machine)
+    assert repair(machine.repo(), now=T0).points_damaged == [first]
+    # The lost file is found again (on another disk, say) and backed up: the data is whole again.
+    shutil.copy(machine.tmp / "saved.bin", src / "gone.bin")
+    backup(machine.repo(), BackupOptions([str(src)]))
+    result = repair(machine.repo(), now=T0)
+    assert result.points_damaged == [] and result.points_healed == [first]
+    assert machine.repo().damaged_points() == set()
+    assert {p.status for p in machine.repo().list_points()} == {"completed"}
     machine.check_clean()

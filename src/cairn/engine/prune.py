@@ -4,7 +4,10 @@ Data is removed in two phases with a grace period, so that nothing is ever delet
 of one listing or of a local cache:
 
   1. mark: every tree and chunk the kept recovery points reach. If any of them is missing from the
-     index, prune stops with exit 14 before deleting anything (the vault is damaged: run check).
+     index, prune stops with exit 14 before deleting anything (the vault is damaged: run check),
+     unless every point lacking data carries a damage record (`cairn repair` wrote it): those are
+     named, and what they still reach is kept. Data below a tree a damaged point lost cannot be
+     reached, so it is no longer kept for that point.
   2. delete the expired recovery points.
   3. repack: packs that are mostly unused get their used blobs copied into new packs (indexed
      before anything else changes), which leaves the old packs wholly unused.
@@ -29,12 +32,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError
+from cairn.core.errors import BlobNotFound, CairnError, DamageFound
 from cairn.core.events import Progress, Reporter
+from cairn.engine.reach import reach
 from cairn.policy import PointFacts, Policy, expired
 from cairn.storage.local import LocalBlobStore
 from cairn.vault.index import Index, Location
-from cairn.vault.packs import TREE, PackInfo
+from cairn.vault.packs import PackInfo
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
 
@@ -58,38 +62,26 @@ class PruneResult:
     dry_run: bool = False
 
 
-def mark(repo: Repository, index: Index, points: Iterable[RecoveryPoint]) -> set[bytes]:
-    """Every blob the points reach; DamageFound if one is missing (nothing is deleted then)."""
-    used: set[bytes] = set()
-    missing: list[str] = []
-    for point in points:
-        stack = [point.tree]
-        while stack:
-            tid = stack.pop()
-            if tid in used:
-                continue
-            loc = index.get(tid)
-            if loc is None or loc.kind != TREE:
-                missing.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]}")
-                continue
-            used.add(tid)
-            try:
-                nodes = repo.load_tree(index, tid)
-            except (BlobNotFound, IntegrityError) as e:
-                missing.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]}: {e}")
-                continue
-            for node in nodes:
-                if node.subtree is not None:
-                    stack.append(node.subtree)
-                for cid in node.content:
-                    if cid not in index:
-                        missing.append(f"recovery point {point.id[:8]}: chunk {cid.hex()[:16]}")
-                    used.add(cid)
-    if missing:
-        shown = "; ".join(missing[:5])
+def mark(
+    repo: Repository, index: Index, points: Iterable[RecoveryPoint], reporter: Reporter
+) -> set[bytes]:
+    """Every blob the points reach. If one is missing, DamageFound (nothing is deleted) unless
+    every point lacking data is marked damaged by `cairn repair`: those are named and what they
+    still reach is kept."""
+    used, lacking_points = reach(repo, index, points)
+    if not lacking_points:
+        return used
+    damaged = repo.damaged_points()
+    unmarked = [p.id[:8] for p in lacking_points if p.id not in damaged]
+    if unmarked:
         raise DamageFound(
-            f"prune stopped, deleting nothing: {len(missing)} blob(s) the recovery points need are"
-            f" missing ({shown}). Run `cairn check --read-data`"
+            f"prune stopped, deleting nothing: recovery point(s) {', '.join(unmarked[:10])} need"
+            " data that is missing. Run `cairn check` to see what, then `cairn repair` to mark"
+            " them damaged (the next backup uploads what it still finds)"
+        )
+    for p in lacking_points:
+        reporter.warn(
+            "", f"recovery point {p.id[:8]} is damaged (lost data): what it still has is kept"
         )
     return used
 
@@ -157,7 +149,7 @@ def prune(
         points = repo.list_points()
         keep = [p for p in points if p.id not in expired]
         gone = [p for p in points if p.id in expired]
-        used = mark(repo, index, keep)
+        used = mark(repo, index, keep, reporter)
         result.points_kept = len(keep)
         result.points_deleted = [p.id for p in gone]
 
@@ -167,7 +159,7 @@ def prune(
         if gone_packs:
             raise DamageFound(
                 f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
-                " recovery points need are missing. Run `cairn check --read-data`"
+                " recovery points need are missing. Run `cairn check`, then `cairn repair`"
             )
         state_ids, first_seen = repo.read_prune_state()
         owner = _owners(index, used, listing, first_seen)

@@ -24,6 +24,7 @@ from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, UsageErr
 from cairn.core.ids import is_hex_id, random_id
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import is_remote
+from cairn.vault.damage import DamageRecords
 from cairn.vault.index import Index, Location, decode_segment, encode_segment
 from cairn.vault.layout import MachineLayout
 from cairn.vault.locks import LockManager
@@ -66,6 +67,7 @@ class Repository:
         self.objects = ObjectSealer(key)
         self.hasher = IdHasher(key.id_key)
         self.locks = LockManager(store, self.layout, self.objects, clock)
+        self.damage = DamageRecords(store, self.layout, self.objects)
         self._openers: dict[bytes, Sealer] = {}
         self._trees: OrderedDict[bytes, list[Node]] = OrderedDict()
         # Over a network, a tree is read by fetching its whole tree pack once (kept until a tree
@@ -304,13 +306,23 @@ class Repository:
                 out.append(pid)
         return out
 
+    def damaged_points(self) -> set[str]:
+        """The ids of the points `cairn repair` marked as having lost data."""
+        return self.damage.point_ids()
+
     def list_points(self) -> list[RecoveryPoint]:
+        """Every point, oldest first; those marked damaged have status "damaged" (in memory only:
+        the sealed point is never rewritten)."""
         points = []
+        damaged = self.damaged_points()
         for pid in self.point_ids():
             try:
-                points.append(self.load_point(pid))
+                point = self.load_point(pid)
             except BlobNotFound:
                 continue
+            if pid in damaged:
+                point.status = "damaged"
+            points.append(point)
         return sorted(points, key=lambda p: (p.time, p.id))
 
     def find_point(self, spec: str) -> RecoveryPoint:
