@@ -133,3 +133,73 @@ def test_repair_heals_a_point_whose_lost_data_a_backup_uploaded_again(machine: M
     assert machine.repo().damaged_points() == set()
     assert {p.status for p in machine.repo().list_points()} == {"completed"}
     machine.check_clean()
+
+
+def flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_point_and_a_stray_file_are_skipped_and_named(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "old.bin").write_bytes(os.urandom(1 << 20))
+    first = backup(machine.repo(), BackupOptions([str(src)])).point
+    (src / "old.bin").unlink()
+    (src / "a.txt").write_text("a")
+    second = backup(machine.repo(), BackupOptions([str(src)])).point
+    points_dir = machine.vault / "machines/testbox/points"
+    flip(points_dir / second.id)
+    stray = "ab" * 32
+    (points_dir / stray).write_bytes(b"not a point")
+    (points_dir / "README").write_text("left here by someone")
+
+    reporter = Reporter()
+    listed = machine.repo().list_points(on_damage=reporter.warn)
+    assert [p.id for p in listed] == [first.id]
+    warned = " ".join(w.message for w in reporter.warnings)
+    assert second.id[:16] in warned and stray[:16] in warned
+
+    reporter = Reporter()
+    third = backup(machine.repo(), BackupOptions([str(src)]), reporter).point
+    assert any(second.id[:16] in w.message for w in reporter.warnings)
+    assert restored(machine, third.id, src) == tree_digest(src)
+
+    # Prune deletes the expired point but no data: the damaged point may need any of it.
+    packs_before = sorted(p.name for p in machine.vault.glob("machines/*/packs/*/*"))
+    reporter = Reporter()
+    result = prune(machine.repo(), {first.id}, now=T0, grace=timedelta(0), reporter=reporter)
+    prune(machine.repo(), set(), now=T0 + timedelta(hours=1), grace=timedelta(0))
+    assert result.points_deleted == [first.id] and result.packs_deleted == 0
+    assert sorted(p.name for p in machine.vault.glob("machines/*/packs/*/*")) == packs_before
+    assert any(second.id[:16] in w.message for w in reporter.warnings)
+    errors = check(machine.repo(), read_data=True).errors
+    assert errors and all(second.id[:8] in e or stray[:8] in e for e in errors), errors
+
+
+def test_a_damaged_index_segment_is_named_and_the_packs_indexed_again(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(1 << 20))
+    (src / "b.txt").write_text("b")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    segments = list((machine.vault / "machines/testbox/index").iterdir())
+    for seg in segments:
+        flip(seg)
+
+    assert restored(machine, point.id, src) == tree_digest(src)
+    reporter = Reporter()
+    machine.repo().load_index(on_damage=reporter.warn)
+    assert all(any(s.name[:16] in w.message for w in reporter.warnings) for s in segments)
+
+    (src / "c.txt").write_text("c")
+    reporter = Reporter()
+    second = backup(machine.repo(), BackupOptions([str(src)]), reporter).point
+    assert second.stats.bytes_added < 1 << 20  # the data was found again, not uploaded again
+    assert any(segments[0].name[:16] in w.message for w in reporter.warnings)
+    errors = check(machine.repo(), read_data=True).errors
+    assert errors and all("index segment" in e for e in errors), errors
+    prune(machine.repo(), set(), now=T0, grace=timedelta(0))  # supersedes the damaged segments
+    machine.check_clean()
+    assert restored(machine, second.id, src) == tree_digest(src)

@@ -24,7 +24,7 @@ def recovery_points(machine: str | None, json_output: bool, passphrase_file: Pat
         passphrase=context.given_passphrase(passphrase_file),
         prompt=context.prompt(),
     )
-    points = repo.list_points()
+    points = repo.list_points(on_damage=lambda _, m: click.echo(f"warning: {m}", err=True))
     if json_output:
         render.emit_json(
             [

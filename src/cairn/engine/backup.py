@@ -519,7 +519,7 @@ def backup(
     items = normalize_items(options.items)
     excludes = Exclusions(options.excludes)
     with repo.locks.acquire(exclusive=False, purpose="backup"):
-        index = repo.load_index()
+        index = repo.load_index(on_damage=reporter.warn)
         listing = repo.list_packs()
         repo.recover_packs(index, listing)
         index, missing = repo.drop_missing_packs(index, listing)
@@ -531,7 +531,7 @@ def backup(
                 " their data is uploaded again where this backup meets it; run `cairn check`"
                 " and `cairn repair` to find and mark the recovery points that lost data",
             )
-        points = repo.list_points()
+        points = repo.list_points(on_damage=reporter.warn)
         parent = points[-1] if points else None
         run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
         # The walk recurses once per folder level (two frames a level): allow deep trees.

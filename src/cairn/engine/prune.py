@@ -18,6 +18,10 @@ of one listing or of a local cache:
   5. the index is rewritten without the packs about to be deleted (new segments first, then one
      that supersedes the old ones), then those packs and the old segments are deleted.
 
+A recovery point that does not open (damaged, or a foreign object in points/) is named and
+skipped; while one exists prune deletes the expired points but no data at all, since the damaged
+point may need any of it. A damaged index segment is named and skipped, its packs indexed again.
+
 Killed at any point, the vault stays consistent: points go before the data they referenced is
 touched; new index segments are written before old ones are superseded; a pack is deleted only
 after no index segment in force names it. The next prune finishes the work.
@@ -141,17 +145,30 @@ def prune(
     result = PruneResult(dry_run=dry_run)
     with repo.locks.acquire(exclusive=True, purpose="prune"):
         reporter.progress(Progress("prune: mark"))
-        index = repo.load_index()
+        index = repo.load_index(on_damage=reporter.warn)
         listing = repo.list_packs()
         # A pack no segment names may still hold data a point needs (a backup dropped it from
         # the index when a listing missed it): it is indexed again, never deleted as unused.
         repo.recover_packs(index, listing, write=not dry_run)
-        points = repo.list_points()
+        points = repo.list_points(on_damage=reporter.warn)
+        unreadable = list(repo.unreadable_points)
         keep = [p for p in points if p.id not in expired]
         gone = [p for p in points if p.id in expired]
         used = mark(repo, index, keep, reporter)
         result.points_kept = len(keep)
         result.points_deleted = [p.id for p in gone]
+        if unreadable:
+            # A point that does not open may need any blob: no data is deleted while it exists.
+            reporter.warn(
+                "",
+                f"{len(unreadable)} recovery point(s) do not open"
+                f" ({', '.join(p[:16] for p in unreadable[:10])}): prune deletes expired points"
+                " but no data until they are removed (after `cairn check` names them)",
+            )
+            if not dry_run:
+                reporter.stop_if_cancelled()
+                _delete_points(repo, gone)
+            return result
 
         gone_packs = {
             loc.pack_id for b in used if (loc := index.get(b)) is not None
@@ -180,11 +197,7 @@ def prune(
             return result
         reporter.stop_if_cancelled()  # the last safe point: nothing is deleted yet
 
-        for p in gone:
-            try:
-                repo.store.delete(repo.layout.point(p.id))
-            except BlobNotFound:
-                pass
+        _delete_points(repo, gone)
 
         new_packs = _repack(repo, index, to_repack, owner) if to_repack else []
         for info in new_packs:
@@ -237,6 +250,14 @@ def prune(
                 cutoff
             )
     return result
+
+
+def _delete_points(repo: Repository, gone: list[RecoveryPoint]) -> None:
+    for p in gone:
+        try:
+            repo.store.delete(repo.layout.point(p.id))
+        except BlobNotFound:
+            pass
 
 
 def _report_dry(

@@ -79,7 +79,7 @@ def repair(repo: Repository, *, now: datetime, reporter: Reporter | None = None)
         index = rebuild_index(repo, reporter, result)
         marked = repo.damaged_points()
         reporter.progress(Progress("repair: recovery points"))
-        points = repo.list_points()
+        points = repo.list_points(on_damage=reporter.warn)
         for point in points:
             result.points_checked += 1
             gaps = lacking(repo, index, point)

@@ -86,6 +86,9 @@ class Index:
     _packs: list[PackInfo] = field(default_factory=list)
     packs: dict[str, PackInfo] = field(default_factory=dict)
     segments: set[str] = field(default_factory=set)
+    # Packs indexed from their headers in memory (a segment naming them was damaged): the next
+    # writer (`Repository.recover_packs`) writes them in a segment.
+    unwritten: list[PackInfo] = field(default_factory=list)
 
     def add_pack(self, pack: PackInfo) -> None:
         if pack.pack_id in self.packs:

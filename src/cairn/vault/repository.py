@@ -68,6 +68,9 @@ class Repository:
         self.hasher = IdHasher(key.id_key)
         self.locks = LockManager(store, self.layout, self.objects, clock)
         self.damage = DamageRecords(store, self.layout, self.objects)
+        # Damaged objects skipped where no callback was given (named, for the front end to show).
+        self.problems: list[str] = []
+        self.unreadable_points: list[str] = []
         self._openers: dict[bytes, Sealer] = {}
         self._trees: OrderedDict[bytes, list[Node]] = OrderedDict()
         # Over a network, a tree is read by fetching its whole tree pack once (kept until a tree
@@ -155,13 +158,36 @@ class Repository:
             superseded.update(sup)
         return {seg: packs for seg, packs in segments.items() if seg not in superseded}
 
-    def load_index(self) -> Index:
+    def load_index(self, on_damage: Callable[[str, str], None] | None = None) -> Index:
+        """The index in force. A segment that does not open is skipped and named (to `on_damage`,
+        else in `problems`), and the packs no other segment names are indexed again from their
+        headers, in memory (`recover_packs` writes them down), so the points stay restorable."""
         index = Index()
-        for seg, packs in self.segments_in_force().items():
+        damaged: list[str] = []
+
+        def skip(seg: str, e: CairnError) -> None:
+            if isinstance(e, BlobNotFound):
+                return  # removed by a concurrent prune after it wrote its replacement
+            damaged.append(seg)
+            self.problem(
+                on_damage,
+                f"index segment {seg[:16]} ({self.layout.index(seg)}) is damaged and skipped: {e};"
+                " its packs are indexed again from their headers",
+            )
+
+        for seg, packs in self.segments_in_force(on_damage=skip).items():
             index.segments.add(seg)
             for p in packs:
                 index.add_pack(p)
+        if damaged:
+            index.unwritten.extend(self.recover_packs(index, write=False))
         return index
+
+    def problem(self, on_damage: Callable[[str, str], None] | None, message: str) -> None:
+        if on_damage is not None:
+            on_damage("", message)
+        else:
+            self.problems.append(message)
 
     def write_segment(self, packs: Iterable[PackInfo], superseded: Iterable[str] = ()) -> str:
         seg = random_id()
@@ -199,6 +225,9 @@ class Repository:
         """Index the packs that no index segment names (left by a killed backup, or dropped from
         the index on the strength of a listing that missed them); `write=False` only in memory."""
         found = []
+        if write and index.unwritten:
+            found.extend(index.unwritten)  # indexed in memory when a segment was damaged
+            index.unwritten = []
         if listing is None:
             listing = self.list_packs()
         for pack_id, size in listing.items():
@@ -295,8 +324,15 @@ class Repository:
 
     def load_point(self, point_id: str) -> RecoveryPoint:
         data = self.store.get(self.layout.point(point_id))
-        doc = self.objects.open_json(b"point", bytes.fromhex(point_id), data)
-        return RecoveryPoint.from_json(doc, point_id)
+        try:
+            doc = self.objects.open_json(b"point", bytes.fromhex(point_id), data)
+            return RecoveryPoint.from_json(doc, point_id)
+        except BlobNotFound:
+            raise
+        except CairnError as e:
+            raise IntegrityError(
+                f"recovery point {point_id[:16]} ({self.layout.point(point_id)}) is damaged: {e}"
+            ) from None
 
     def point_ids(self) -> list[str]:
         out = []
@@ -310,15 +346,23 @@ class Repository:
         """The ids of the points `cairn repair` marked as having lost data."""
         return self.damage.point_ids()
 
-    def list_points(self) -> list[RecoveryPoint]:
+    def list_points(
+        self, on_damage: Callable[[str, str], None] | None = None
+    ) -> list[RecoveryPoint]:
         """Every point, oldest first; those marked damaged have status "damaged" (in memory only:
-        the sealed point is never rewritten)."""
+        the sealed point is never rewritten). A point that does not open is skipped and named
+        (to `on_damage`, else in `problems`) and counted in `unreadable_points`."""
         points = []
         damaged = self.damaged_points()
+        self.unreadable_points = []
         for pid in self.point_ids():
             try:
                 point = self.load_point(pid)
             except BlobNotFound:
+                continue
+            except CairnError as e:
+                self.unreadable_points.append(pid)
+                self.problem(on_damage, f"{e}; skipped")
                 continue
             if pid in damaged:
                 point.status = "damaged"
