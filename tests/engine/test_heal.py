@@ -16,6 +16,7 @@ from cairn.engine.check import check
 from cairn.engine.prune import prune
 from cairn.engine.repair import repair
 from cairn.engine.restore import RestoreOptions, restore
+from cairn.vault.packs import DATA
 from tests.conftest import Machine, tree_digest
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -203,3 +204,42 @@ def test_a_damaged_index_segment_is_named_and_the_packs_indexed_again(machine: M
     prune(machine.repo(), set(), now=T0, grace=timedelta(0))  # supersedes the damaged segments
     machine.check_clean()
     assert restored(machine, second.id, src) == tree_digest(src)
+
+
+def test_prune_keeps_the_intact_copy_when_the_copy_it_would_keep_is_damaged(
+    machine: Machine,
+) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(os.urandom(1000))
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    repo = machine.repo()
+    original = data_pack_of(machine, "a.txt", src)
+    # A second copy of the same chunk in a pack of its own (as two workers meeting it would do).
+    writer = repo.pack_writer()
+    writer.add(DATA, repo.hasher.id_of((src / "a.txt").read_bytes()), (src / "a.txt").read_bytes())
+    copy_info = writer.flush()
+    assert copy_info is not None
+    repo.write_segment([copy_info])
+    copy = machine.vault / repo.layout.pack(copy_info.pack_id)
+    kept, other = sorted([original, copy], key=lambda p: p.name)  # prune keeps the first by id
+    data = bytearray(kept.read_bytes())
+    data[10] ^= 0x01  # inside the sealed chunk
+    kept.write_bytes(bytes(data))
+
+    reporter = Reporter()
+    for hours in (0, 1, 2):
+        prune(
+            machine.repo(),
+            set(),
+            now=T0 + timedelta(hours=hours),
+            grace=timedelta(0),
+            reporter=reporter,
+        )
+    assert other.exists(), "prune deleted the only intact copy"
+    assert any(kept.name[:16] in w.message for w in reporter.warnings), reporter.warnings
+    # The damaged copy removed, repair indexes the intact one and the point restores whole.
+    kept.unlink()
+    assert repair(machine.repo(), now=T0).points_damaged == []
+    assert restored(machine, point.id, src) == tree_digest(src)
+    machine.check_clean()

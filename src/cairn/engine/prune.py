@@ -15,6 +15,8 @@ of one listing or of a local cache:
      (machines/<m>/prune/<id>), when each unreferenced pack was first seen so. A pack is deleted
      only when an earlier run already found it unreferenced, this run's own listing finds it
      unreferenced again, and the grace period has passed since it was first seen.
+     A pack holding a copy of a blob a point uses is deleted only once the copy kept elsewhere
+     reads back whole; if it does not, both stay and the damaged one is named.
   5. the index is rewritten without the packs about to be deleted (new segments first, then one
      that supersedes the old ones), then those packs and the old segments are deleted.
 
@@ -42,7 +44,7 @@ from cairn.engine.reach import reach
 from cairn.policy import PointFacts, Policy, expired
 from cairn.storage.local import LocalBlobStore
 from cairn.vault.index import Index, Location
-from cairn.vault.packs import PackInfo
+from cairn.vault.packs import PackEntry, PackInfo
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
 
@@ -210,6 +212,7 @@ def prune(
         deletable = {
             p for p in unreferenced_now if p in first_seen and now - first_seen[p] >= grace
         }
+        deletable -= _copies_needed(repo, index, deletable, used, owner, reporter)
         waiting = {p: first_seen.get(p, now) for p in unreferenced_now - deletable}
         repo.write_prune_state(waiting, now)
 
@@ -250,6 +253,47 @@ def prune(
                 cutoff
             )
     return result
+
+
+def _copies_needed(
+    repo: Repository,
+    index: Index,
+    deletable: set[str],
+    used: set[bytes],
+    owner: dict[bytes, str],
+    reporter: Reporter,
+) -> set[str]:
+    """The deletable packs that hold a copy of a used blob whose kept copy does not read back:
+    they are kept (and the damaged copy named), so prune never deletes the last intact copy."""
+    keep: set[str] = set()
+    verified: dict[bytes, bool] = {}
+    entries_of: dict[str, dict[bytes, PackEntry]] = {}
+    for pack_id in sorted(deletable):
+        for e in index.packs[pack_id].entries:
+            kept_in = owner.get(e.blob_id, "")
+            if e.blob_id not in used or kept_in in ("", pack_id):
+                continue  # unused, or copied by this run's repack (verified before upload)
+            if e.blob_id not in verified:
+                pack = index.packs[kept_in]
+                if kept_in not in entries_of:
+                    entries_of[kept_in] = {x.blob_id: x for x in pack.entries}
+                x = entries_of[kept_in][e.blob_id]
+                loc = Location(kept_in, pack.session_id, x.kind, x.offset, x.length, x.raw_length)
+                try:
+                    sealed = repo.store.get(repo.layout.pack(kept_in), loc.offset, loc.length)
+                    repo.open_blob(loc, e.blob_id, sealed)
+                    verified[e.blob_id] = True
+                except CairnError as err:
+                    verified[e.blob_id] = False
+                    reporter.warn(
+                        "",
+                        f"pack {kept_in[:16]}: blob {e.blob_id.hex()[:16]} is damaged ({err});"
+                        f" pack {pack_id[:16]} holds another copy and is kept. Run `cairn check"
+                        " --read-data`",
+                    )
+            if not verified[e.blob_id]:
+                keep.add(pack_id)
+    return keep
 
 
 def _delete_points(repo: Repository, gone: list[RecoveryPoint]) -> None:
