@@ -243,3 +243,24 @@ def test_prune_keeps_the_intact_copy_when_the_copy_it_would_keep_is_damaged(
     assert repair(machine.repo(), now=T0).points_damaged == []
     assert restored(machine, point.id, src) == tree_digest(src)
     machine.check_clean()
+
+
+def test_a_damaged_prune_state_is_found_by_check_and_replaced_by_prune(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    backup(machine.repo(), BackupOptions([str(src)]))
+    prune(machine.repo(), set(), now=T0)
+    states = list((machine.vault / "machines/testbox/prune").iterdir())
+    assert len(states) == 1
+    flip(states[0])
+    errors = check(machine.repo()).errors
+    assert len(errors) == 1 and states[0].name[:16] in errors[0] and "prune state" in errors[0]
+
+    reporter = Reporter()
+    prune(machine.repo(), set(), now=T0 + timedelta(hours=1), reporter=reporter)
+    assert any(states[0].name[:16] in w.message for w in reporter.warnings)
+    assert not states[0].exists()
+    machine.check_clean()
+    prune(machine.repo(), set(), now=T0 + timedelta(hours=2))
+    machine.check_clean()

@@ -180,7 +180,7 @@ def prune(
                 f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
                 " recovery points need are missing. Run `cairn check`, then `cairn repair`"
             )
-        state_ids, first_seen = repo.read_prune_state()
+        state_ids, first_seen = repo.read_prune_state(on_damage=reporter.warn)
         owner = _owners(index, used, listing, first_seen)
         unused_share: dict[str, float] = {}
         for pack_id, pack in index.packs.items():

@@ -40,6 +40,7 @@ from cairn.vault.packs import (
     read_trailer,
 )
 from cairn.vault.points import RecoveryPoint
+from cairn.vault.prunestate import PruneStates
 from cairn.vault.tree import Entry, Node, decode_entries, decode_tree, encode_entries, encode_tree
 from cairn.vault.vaultfile import StoreConfig
 
@@ -68,6 +69,7 @@ class Repository:
         self.hasher = IdHasher(key.id_key)
         self.locks = LockManager(store, self.layout, self.objects, clock)
         self.damage = DamageRecords(store, self.layout, self.objects)
+        self.prune_states = PruneStates(store, self.layout, self.objects)
         # Damaged objects skipped where no callback was given (named, for the front end to show).
         self.problems: list[str] = []
         self.unreadable_points: list[str] = []
@@ -403,40 +405,15 @@ class Repository:
         )
         return sorted(n for n in names if is_hex_id(n))
 
-    # --- prune state ---------------------------------------------------------------------------
+    # --- prune state (vault/prunestate.py) -----------------------------------------------------
 
-    def read_prune_state(self) -> tuple[list[str], dict[str, datetime]]:
-        """(state ids, pack id -> when a prune first found it unreferenced), merged over states."""
-        ids: list[str] = []
-        seen: dict[str, datetime] = {}
-        for info in self.store.list(self.layout.prefix("prune")):
-            state_id = info.name.rsplit("/", 1)[1]
-            if not is_hex_id(state_id):
-                continue
-            try:
-                doc = self.objects.open_json(
-                    b"prunestate", bytes.fromhex(state_id), self.store.get(info.name)
-                )
-                packs = {p: datetime.fromisoformat(t) for p, t in doc["unreferenced"].items()}
-            except BlobNotFound:
-                continue
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise IntegrityError(f"prune state {state_id[:16]} is malformed") from None
-            ids.append(state_id)
-            for p, t in packs.items():
-                if p not in seen or t < seen[p]:
-                    seen[p] = t
-        return ids, seen
+    def read_prune_state(
+        self, on_damage: Callable[[str, str], None] | None = None
+    ) -> tuple[list[str], dict[str, datetime]]:
+        return self.prune_states.read(on_damage)
 
     def write_prune_state(self, unreferenced: dict[str, datetime], now: datetime) -> str:
-        state_id = random_id()
-        doc = {
-            "written": now.isoformat(),
-            "unreferenced": {p: t.isoformat() for p, t in sorted(unreferenced.items())},
-        }
-        blob = self.objects.seal_json(b"prunestate", bytes.fromhex(state_id), doc)
-        self.store.put(self.layout.prune_state(state_id), blob)
-        return state_id
+        return self.prune_states.write(unreferenced, now)
 
     # --- registration ----------------------------------------------------------------------------
 
