@@ -264,3 +264,20 @@ def test_a_damaged_prune_state_is_found_by_check_and_replaced_by_prune(machine: 
     machine.check_clean()
     prune(machine.repo(), set(), now=T0 + timedelta(hours=2))
     machine.check_clean()
+
+
+def test_check_reports_a_point_deleted_behind_the_machines_back(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    first = backup(machine.repo(), BackupOptions([str(src)])).point
+    second = backup(machine.repo(), BackupOptions([str(src)])).point
+    third = backup(machine.repo(), BackupOptions([str(src)])).point
+    prune(machine.repo(), {first.id}, now=T0)  # deleted by prune: expected to be gone
+    machine.check_clean()
+    (machine.vault / "machines/testbox/points" / second.id).unlink()
+    errors = check(machine.repo()).errors
+    assert len(errors) == 1 and second.id[:16] in errors[0] and "rolled back" in errors[0]
+    assert repair(machine.repo(), now=T0).points_vanished == [second.id]
+    machine.check_clean()
+    assert [p.id for p in machine.repo().list_points()] == [third.id]

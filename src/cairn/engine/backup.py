@@ -579,4 +579,6 @@ def backup(
             program=f"cairn {__version__}",
         )
         repo.save_point(point)
+        if repo.memory is not None:
+            repo.memory.saw([p.id for p in points] + [point.id])
     return BackupResult(point, len(reporter.warnings), time.monotonic() - started)

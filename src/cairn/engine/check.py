@@ -93,7 +93,15 @@ class _Checker:
             except CairnError as e:
                 self.error(f"{e} (the next prune replaces it)")
         seen: set[bytes] = set()
-        for pid in repo.point_ids():
+        present_points = repo.point_ids()
+        if repo.memory is not None:
+            for pid in repo.memory.vanished(present_points):
+                self.error(
+                    f"recovery point {pid[:16]}, seen by this machine, is gone from the vault"
+                    " and no prune of this machine deleted it (deleted, or the vault rolled back);"
+                    " `cairn repair` accepts the vault as it is"
+                )
+        for pid in present_points:
             try:
                 point = repo.load_point(pid)
             except CairnError as e:

@@ -297,6 +297,8 @@ def _copies_needed(
 
 
 def _delete_points(repo: Repository, gone: list[RecoveryPoint]) -> None:
+    if repo.memory is not None:
+        repo.memory.deleted(p.id for p in gone)  # first: check must not report them as vanished
     for p in gone:
         try:
             repo.store.delete(repo.layout.point(p.id))

@@ -9,7 +9,9 @@ Like restic's `repair index` then a check of the snapshots, without rewriting th
      so the index in force names exactly the packs that exist and what their headers say;
   3. walk every recovery point against the new index: one that lacks data gets a damage record
      (vault/damage.py; listing shows it "damaged"); a point marked before that is whole again
-     (a backup uploaded the lost data since) loses its mark.
+     (a backup uploaded the lost data since) loses its mark;
+  4. forget the points this machine saw that vanished without a prune (engine/seen.py): repair
+     accepts the vault as it is, and says which.
 
 Nothing is deleted but damage records. The next backup finds the lost data missing from the index
 and uploads it again wherever it meets it.
@@ -36,6 +38,7 @@ class RepairResult:
     points_checked: int = 0
     points_damaged: list[str] = field(default_factory=list)
     points_healed: list[str] = field(default_factory=list)
+    points_vanished: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -96,4 +99,10 @@ def repair(repo: Repository, *, now: datetime, reporter: Reporter | None = None)
                 result.points_healed.append(point.id)
         for gone in marked - {p.id for p in points}:
             repo.damage.clear(gone)
+        if repo.memory is not None:
+            result.points_vanished = repo.memory.accept(repo.point_ids())
+            for pid in result.points_vanished:
+                reporter.warn(
+                    "", f"recovery point {pid[:16]} vanished from the vault; no longer expected"
+                )
     return result

@@ -39,7 +39,7 @@ from cairn.vault.packs import (
     open_header,
     read_trailer,
 )
-from cairn.vault.points import RecoveryPoint
+from cairn.vault.points import PointMemory, RecoveryPoint
 from cairn.vault.prunestate import PruneStates
 from cairn.vault.tree import Entry, Node, decode_entries, decode_tree, encode_entries, encode_tree
 from cairn.vault.vaultfile import StoreConfig
@@ -73,6 +73,8 @@ class Repository:
         # Damaged objects skipped where no callback was given (named, for the front end to show).
         self.problems: list[str] = []
         self.unreadable_points: list[str] = []
+        # The points this machine saw (set for the registered machine by the session).
+        self.memory: PointMemory | None = None
         self._openers: dict[bytes, Sealer] = {}
         self._trees: OrderedDict[bytes, list[Node]] = OrderedDict()
         # Over a network, a tree is read by fetching its whole tree pack once (kept until a tree
