@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cairn.core.errors import CairnError
+from cairn.core.errors import BlobNotFound, IntegrityError
 from cairn.vault.index import Index
 from cairn.vault.packs import TREE
 from cairn.vault.points import RecoveryPoint
@@ -26,7 +26,7 @@ def _walk(
         seen.add(tid)
         try:
             nodes = repo.load_tree(index, tid)
-        except CairnError as e:
+        except (BlobNotFound, IntegrityError) as e:  # a storage fault is raised, never damage
             gaps.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]}: {e}")
             continue
         for node in nodes:

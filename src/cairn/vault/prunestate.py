@@ -32,8 +32,6 @@ class PruneStates:
             packs = {p: datetime.fromisoformat(t) for p, t in doc["unreferenced"].items()}
             if any(t.tzinfo is None for t in packs.values()):
                 raise ValueError("a time has no zone")
-        except BlobNotFound:
-            raise
         except CairnError as e:
             raise IntegrityError(f"prune state {state_id[:16]} ({name}) is damaged: {e}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as e:

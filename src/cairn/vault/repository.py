@@ -172,6 +172,8 @@ class Repository:
         def skip(seg: str, e: CairnError) -> None:
             if isinstance(e, BlobNotFound):
                 return  # removed by a concurrent prune after it wrote its replacement
+            if not isinstance(e, IntegrityError):
+                raise e  # a storage fault, not damage
             damaged.append(seg)
             self.problem(
                 on_damage,
@@ -364,7 +366,7 @@ class Repository:
                 point = self.load_point(pid)
             except BlobNotFound:
                 continue
-            except CairnError as e:
+            except IntegrityError as e:
                 self.unreadable_points.append(pid)
                 self.problem(on_damage, f"{e}; skipped")
                 continue
