@@ -190,6 +190,8 @@ def test_a_damaged_index_segment_is_named_and_the_packs_indexed_again(machine: M
         flip(seg)
 
     assert restored(machine, point.id, src) == tree_digest(src)
+    errors = check(machine.repo(), read_data=True).errors
+    assert len(errors) == len(segments) and all("index segment" in e for e in errors), errors
     reporter = Reporter()
     machine.repo().load_index(on_damage=reporter.warn)
     assert all(any(s.name[:16] in w.message for w in reporter.warnings) for s in segments)

@@ -76,9 +76,14 @@ class _Checker:
         def damaged(seg: str, e: CairnError) -> None:
             self.error(f"index segment {seg[:16]}: {e}")
 
+        before = len(self.result.errors)
         for packs in repo.segments_in_force(on_damage=damaged).values():
             for p in packs:
                 self.index.add_pack(p)
+        if len(self.result.errors) > before:
+            # As every reader does: the packs no other segment names are indexed from their
+            # headers, so what is reported is the damaged segment, not every point's data.
+            repo.recover_packs(self.index, write=False)
         present = repo.list_packs()
         for pack_id in self.index.packs:
             if pack_id not in present:
