@@ -51,3 +51,5 @@ def test_listing_names_a_damaged_point_and_shows_the_rest(registered: Cli, tmp_p
     assert listed[1]["id"][:16] in proc.stderr
     registered.run("restore", "latest", "--target", str(tmp_path / "r"))
     assert (tmp_path / "r" / str(src).lstrip("/") / "a.txt").read_text() == "a"
+    checked = registered.run("check", expect=14)
+    assert listed[1]["id"][:8] in checked.stderr
