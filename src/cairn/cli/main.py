@@ -25,6 +25,7 @@ COMMANDS = {
     "check": "cairn.cli.check_cmd:check",
     "policy": "cairn.cli.policy_cmd:policy",
     "prune": "cairn.cli.prune_cmd:prune",
+    "repair": "cairn.cli.repair_cmd:repair",
     "jobs": "cairn.cli.jobs_cmd:jobs",
     "agent": "cairn.cli.agent_cmd:agent",
     "throttle": "cairn.cli.throttle_cmd:throttle",

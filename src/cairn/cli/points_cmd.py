@@ -29,7 +29,11 @@ def recovery_points(machine: str | None, json_output: bool, passphrase_file: Pat
     )
     clock = context.clock()
     policy = settings.load_policy(home) if machine is None or machine == repo.machine else None
-    kept = point_retention(repo.list_points(), policy, clock.now())
+    kept = point_retention(
+        repo.list_points(on_damage=lambda _, m: click.echo(f"warning: {m}", err=True)),
+        policy,
+        clock.now(),
+    )
     if json_output:
         render.emit_json(
             [

@@ -519,9 +519,19 @@ def backup(
     items = normalize_items(options.items)
     excludes = Exclusions(options.excludes)
     with repo.locks.acquire(exclusive=False, purpose="backup"):
-        index = repo.load_index()
-        repo.recover_packs(index)
-        points = repo.list_points()
+        index = repo.load_index(on_damage=reporter.warn)
+        listing = repo.list_packs()
+        repo.recover_packs(index, listing)
+        index, missing = repo.drop_missing_packs(index, listing)
+        if missing:
+            shown = ", ".join(p[:16] for p in missing[:10])
+            reporter.warn(
+                "",
+                f"{len(missing)} pack(s) named by the index are missing from the vault ({shown}):"
+                " their data is uploaded again where this backup meets it; run `cairn check`"
+                " and `cairn repair` to find and mark the recovery points that lost data",
+            )
+        points = repo.list_points(on_damage=reporter.warn)
         parent = points[-1] if points else None
         run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
         # The walk recurses once per folder level (two frames a level): allow deep trees.
@@ -569,4 +579,6 @@ def backup(
             program=f"cairn {__version__}",
         )
         repo.save_point(point)
+        if repo.memory is not None:
+            repo.memory.saw([p.id for p in points] + [point.id])
     return BackupResult(point, len(reporter.warnings), time.monotonic() - started)

@@ -1,10 +1,10 @@
 """Check a machine's store: structure always; with `read_data`, every blob; with a subset, a share.
 
-Structure: every index segment opens; every recovery point opens; every tree of every point opens
-and every blob it names is in the index; every pack the index names exists. Reading data: every
-pack's bytes hash to its name, its header opens and agrees with the index, and every blob in it
-opens and hashes to its id. Packs no index names are reported (a killed backup leaves them; the next
-backup indexes them, prune removes them) but are not damage.
+Structure: every index segment opens; every prune state opens; every recovery point opens; every
+tree of every point opens and every blob it names is in the index; every pack the index names
+exists. Reading data: every pack's bytes hash to its name, its header opens and agrees with the
+index, and every blob in it opens and hashes to its id. Packs no index names are reported (a killed
+backup leaves them; the next backup indexes them, prune removes them) but are not damage.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from cairn.codec.hashing import content_hash
-from cairn.core.errors import CairnError, UsageError
+from cairn.core.errors import BlobNotFound, CairnError, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.vault.index import Index, Location
 from cairn.vault.packs import (
@@ -77,17 +77,37 @@ class _Checker:
         def damaged(seg: str, e: CairnError) -> None:
             self.error(f"index segment {seg[:16]}: {e}")
 
+        before = len(self.result.errors)
         for packs in repo.segments_in_force(on_damage=damaged).values():
             for p in packs:
                 self.index.add_pack(p)
+        if len(self.result.errors) > before:
+            # As every reader does: the packs no other segment names are indexed from their
+            # headers, so what is reported is the damaged segment, not every point's data.
+            repo.recover_packs(self.index, write=False)
         present = repo.list_packs()
         for pack_id in self.index.packs:
             if pack_id not in present:
                 self.error(f"pack {pack_id[:16]} is named by the index but missing")
         self.result.packs = len(present)
         self.result.unindexed_packs = sum(1 for p in present if p not in self.index.packs)
+        for state_id in repo.prune_states.ids():
+            try:
+                repo.prune_states.read_one(state_id)
+            except BlobNotFound:
+                continue  # removed by a concurrent prune
+            except CairnError as e:
+                self.error(f"{e} (the next prune replaces it)")
         seen: set[bytes] = set()
-        for pid in repo.point_ids():
+        present_points = repo.point_ids()
+        if repo.memory is not None:
+            for pid in repo.memory.vanished(present_points):
+                self.error(
+                    f"recovery point {pid[:16]}, seen by this machine, is gone from the vault"
+                    " and no prune of this machine deleted it (deleted, or the vault rolled back);"
+                    " `cairn repair` accepts the vault as it is"
+                )
+        for pid in present_points:
             try:
                 point = repo.load_point(pid)
             except CairnError as e:

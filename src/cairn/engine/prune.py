@@ -4,7 +4,10 @@ Data is removed in two phases with a grace period, so that nothing is ever delet
 of one listing or of a local cache:
 
   1. mark: every tree and chunk the kept recovery points reach. If any of them is missing from the
-     index, prune stops with exit 14 before deleting anything (the vault is damaged: run check).
+     index, prune stops with exit 14 before deleting anything (the vault is damaged: run check),
+     unless every point lacking data carries a damage record (`cairn repair` wrote it): those are
+     named, and what they still reach is kept. Data below a tree a damaged point lost cannot be
+     reached, so it is no longer kept for that point.
   2. delete the expired recovery points.
   3. repack: packs that are mostly unused get their used blobs copied into new packs (indexed
      before anything else changes), which leaves the old packs wholly unused.
@@ -12,8 +15,14 @@ of one listing or of a local cache:
      (machines/<m>/prune/<id>), when each unreferenced pack was first seen so. A pack is deleted
      only when an earlier run already found it unreferenced, this run's own listing finds it
      unreferenced again, and the grace period has passed since it was first seen.
+     A pack holding a copy of a blob a point uses is deleted only once the copy kept elsewhere
+     reads back whole; if it does not, both stay and the damaged one is named.
   5. the index is rewritten without the packs about to be deleted (new segments first, then one
      that supersedes the old ones), then those packs and the old segments are deleted.
+
+A recovery point that does not open (damaged, or a foreign object in points/) is named and
+skipped; while one exists prune deletes the expired points but no data at all, since the damaged
+point may need any of it. A damaged index segment is named and skipped, its packs indexed again.
 
 Killed at any point, the vault stays consistent: points go before the data they referenced is
 touched; new index segments are written before old ones are superseded; a pack is deleted only
@@ -29,13 +38,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError
+from cairn.core.errors import BlobNotFound, CairnError, DamageFound
 from cairn.core.events import Progress, Reporter
 from cairn.engine.fullvault import ExpiredPointsFirst
+from cairn.engine.reach import reach
 from cairn.policy import PointFacts, Policy, expired
 from cairn.storage.local import LocalBlobStore
 from cairn.vault.index import Index, Location
-from cairn.vault.packs import TREE, PackInfo
+from cairn.vault.packs import PackEntry, PackInfo
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
 
@@ -59,38 +69,26 @@ class PruneResult:
     dry_run: bool = False
 
 
-def mark(repo: Repository, index: Index, points: Iterable[RecoveryPoint]) -> set[bytes]:
-    """Every blob the points reach; DamageFound if one is missing (nothing is deleted then)."""
-    used: set[bytes] = set()
-    missing: list[str] = []
-    for point in points:
-        stack = [point.tree]
-        while stack:
-            tid = stack.pop()
-            if tid in used:
-                continue
-            loc = index.get(tid)
-            if loc is None or loc.kind != TREE:
-                missing.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]}")
-                continue
-            used.add(tid)
-            try:
-                nodes = repo.load_tree(index, tid)
-            except (BlobNotFound, IntegrityError) as e:
-                missing.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]}: {e}")
-                continue
-            for node in nodes:
-                if node.subtree is not None:
-                    stack.append(node.subtree)
-                for cid in node.content:
-                    if cid not in index:
-                        missing.append(f"recovery point {point.id[:8]}: chunk {cid.hex()[:16]}")
-                    used.add(cid)
-    if missing:
-        shown = "; ".join(missing[:5])
+def mark(
+    repo: Repository, index: Index, points: Iterable[RecoveryPoint], reporter: Reporter
+) -> set[bytes]:
+    """Every blob the points reach. If one is missing, DamageFound (nothing is deleted) unless
+    every point lacking data is marked damaged by `cairn repair`: those are named and what they
+    still reach is kept."""
+    used, lacking_points = reach(repo, index, points)
+    if not lacking_points:
+        return used
+    damaged = repo.damaged_points()
+    unmarked = [p.id[:8] for p in lacking_points if p.id not in damaged]
+    if unmarked:
         raise DamageFound(
-            f"prune stopped, deleting nothing: {len(missing)} blob(s) the recovery points need are"
-            f" missing ({shown}). Run `cairn check --read-data`"
+            f"prune stopped, deleting nothing: recovery point(s) {', '.join(unmarked[:10])} need"
+            " data that is missing. Run `cairn check` to see what, then `cairn repair` to mark"
+            " them damaged (the next backup uploads what it still finds)"
+        )
+    for p in lacking_points:
+        reporter.warn(
+            "", f"recovery point {p.id[:8]} is damaged (lost data): what it still has is kept"
         )
     return used
 
@@ -151,24 +149,40 @@ def prune(
     room = None if dry_run else ExpiredPointsFirst(repo, expired)  # for a full vault
     with repo.locks.acquire(exclusive=True, purpose="prune", make_room=room):
         reporter.progress(Progress("prune: mark"))
-        index = repo.load_index()
-        points = repo.list_points()
+        index = repo.load_index(on_damage=reporter.warn)
+        listing = repo.list_packs()
+        # A pack no segment names may still hold data a point needs (a backup dropped it from
+        # the index when a listing missed it): it is indexed again, never deleted as unused.
+        repo.recover_packs(index, listing, write=not dry_run)
+        points = repo.list_points(on_damage=reporter.warn)
+        unreadable = list(repo.unreadable_points)
         keep = [p for p in points if p.id not in expired]
         gone = [p for p in points if p.id in expired]
-        used = mark(repo, index, keep)
+        used = mark(repo, index, keep, reporter)
         result.points_kept = len(keep)
         result.points_deleted = [p.id for p in gone] + (room.deleted if room else [])
+        if unreadable:
+            # A point that does not open may need any blob: no data is deleted while it exists.
+            reporter.warn(
+                "",
+                f"{len(unreadable)} recovery point(s) do not open"
+                f" ({', '.join(p[:16] for p in unreadable[:10])}): prune deletes expired points"
+                " but no data until they are removed (after `cairn check` names them)",
+            )
+            if not dry_run:
+                reporter.stop_if_cancelled()
+                _delete_points(repo, gone)
+            return result
 
-        listing = repo.list_packs()
         gone_packs = {
             loc.pack_id for b in used if (loc := index.get(b)) is not None
         } - listing.keys()
         if gone_packs:
             raise DamageFound(
                 f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
-                " recovery points need are missing. Run `cairn check --read-data`"
+                " recovery points need are missing. Run `cairn check`, then `cairn repair`"
             )
-        state_ids, first_seen = repo.read_prune_state()
+        state_ids, first_seen = repo.read_prune_state(on_damage=reporter.warn)
         owner = _owners(index, used, listing, first_seen)
         unused_share: dict[str, float] = {}
         for pack_id, pack in index.packs.items():
@@ -187,11 +201,7 @@ def prune(
             return result
         reporter.stop_if_cancelled()  # the last safe point: nothing is deleted yet
 
-        for p in gone:
-            try:
-                repo.store.delete(repo.layout.point(p.id))
-            except BlobNotFound:
-                pass
+        _delete_points(repo, gone)
 
         new_packs = _repack(repo, index, to_repack, owner) if to_repack else []
         for info in new_packs:
@@ -204,6 +214,7 @@ def prune(
         deletable = {
             p for p in unreferenced_now if p in first_seen and now - first_seen[p] >= grace
         }
+        deletable -= _copies_needed(repo, index, deletable, used, owner, reporter)
         waiting = {p: first_seen.get(p, now) for p in unreferenced_now - deletable}
         repo.write_prune_state(waiting, now)
 
@@ -244,6 +255,57 @@ def prune(
                 cutoff
             )
     return result
+
+
+def _copies_needed(
+    repo: Repository,
+    index: Index,
+    deletable: set[str],
+    used: set[bytes],
+    owner: dict[bytes, str],
+    reporter: Reporter,
+) -> set[str]:
+    """The deletable packs that hold a copy of a used blob whose kept copy does not read back:
+    they are kept (and the damaged copy named), so prune never deletes the last intact copy."""
+    keep: set[str] = set()
+    verified: dict[bytes, bool] = {}
+    entries_of: dict[str, dict[bytes, PackEntry]] = {}
+    for pack_id in sorted(deletable):
+        for e in index.packs[pack_id].entries:
+            kept_in = owner.get(e.blob_id, "")
+            if e.blob_id not in used or kept_in in ("", pack_id):
+                continue  # unused, or copied by this run's repack (verified before upload)
+            if e.blob_id not in verified:
+                pack = index.packs[kept_in]
+                if kept_in not in entries_of:
+                    entries_of[kept_in] = {x.blob_id: x for x in pack.entries}
+                x = entries_of[kept_in][e.blob_id]
+                loc = Location(kept_in, pack.session_id, x.kind, x.offset, x.length, x.raw_length)
+                try:
+                    sealed = repo.store.get(repo.layout.pack(kept_in), loc.offset, loc.length)
+                    repo.open_blob(loc, e.blob_id, sealed)
+                    verified[e.blob_id] = True
+                except CairnError as err:
+                    verified[e.blob_id] = False
+                    reporter.warn(
+                        "",
+                        f"pack {kept_in[:16]}: blob {e.blob_id.hex()[:16]} is damaged ({err});"
+                        f" pack {pack_id[:16]} holds another copy and is kept. Run `cairn check"
+                        " --read-data`",
+                    )
+            if not verified[e.blob_id]:
+                keep.add(pack_id)
+    return keep
+
+
+def _delete_points(repo: Repository, gone: list[RecoveryPoint]) -> None:
+    if repo.memory is not None:
+        repo.memory.deleted(p.id for p in gone)  # first: check must not report them as vanished
+    for p in gone:
+        try:
+            repo.store.delete(repo.layout.point(p.id))
+        except BlobNotFound:
+            pass
 
 
 def _report_dry(

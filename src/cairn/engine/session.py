@@ -27,6 +27,7 @@ from cairn.engine import crashpoint, settings
 from cairn.engine import credentials as credfile
 from cairn.engine.credentials import VaultCredentials
 from cairn.engine.home import Home, Registration
+from cairn.engine.seen import SeenPoints
 from cairn.engine.throttle import throttle_store
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import is_remote, normalize, open_store
@@ -219,4 +220,7 @@ def open_repository(
                     " key than the one kept in CAIRN_HOME: register again"
                 )
             home.save_key(info.vault_id, name, key, passphrase)
-    return vault.open(name, key)
+    repo = vault.open(name, key)
+    if name == reg.machine:
+        repo.memory = SeenPoints(home.path / "seen" / f"{info.vault_id}.{name}.json")
+    return repo

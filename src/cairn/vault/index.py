@@ -86,6 +86,9 @@ class Index:
     _packs: list[PackInfo] = field(default_factory=list)
     packs: dict[str, PackInfo] = field(default_factory=dict)
     segments: set[str] = field(default_factory=set)
+    # Packs indexed from their headers in memory (a segment naming them was damaged): the next
+    # writer (`Repository.recover_packs`) writes them in a segment.
+    unwritten: list[PackInfo] = field(default_factory=list)
 
     def add_pack(self, pack: PackInfo) -> None:
         if pack.pack_id in self.packs:
@@ -113,3 +116,11 @@ class Index:
 
     def ids(self) -> Iterator[bytes]:
         return iter(self._blobs)
+
+    def without(self, pack_ids: set[str]) -> Index:
+        """This index less the packs named (a blob also in another pack keeps that copy)."""
+        out = Index(segments=set(self.segments))
+        for pack in self._packs:
+            if pack.pack_id not in pack_ids:
+                out.add_pack(pack)
+        return out

@@ -52,6 +52,9 @@ class MachineLayout:
     def prune_state(self, state_id: str) -> str:
         return f"{self.root}/prune/{state_id}"
 
+    def damage(self, point_id: str) -> str:
+        return f"{self.root}/damaged/{point_id}"
+
     def lock(self, lock_id: str) -> str:
         return f"{self.root}/locks/{lock_id}"
 

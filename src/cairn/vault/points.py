@@ -7,9 +7,10 @@ retain-until). Its expiry is derived from these and the policy in force (policy 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cairn.core.errors import IntegrityError
 
@@ -97,3 +98,12 @@ class RecoveryPoint:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise IntegrityError(f"a recovery point is malformed: {e}") from None
+
+
+class PointMemory(Protocol):
+    """What this machine remembers of the points it saw (kept outside the vault, engine/seen.py)."""
+
+    def saw(self, ids: Iterable[str]) -> None: ...
+    def deleted(self, ids: Iterable[str]) -> None: ...
+    def vanished(self, present: Iterable[str]) -> list[str]: ...
+    def accept(self, present: Iterable[str]) -> list[str]: ...

@@ -24,6 +24,7 @@ from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, UsageErr
 from cairn.core.ids import is_hex_id, random_id
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import is_remote
+from cairn.vault.damage import DamageRecords
 from cairn.vault.index import Index, Location, decode_segment, encode_segment
 from cairn.vault.layout import MachineLayout
 from cairn.vault.locks import LockManager
@@ -38,12 +39,14 @@ from cairn.vault.packs import (
     open_header,
     read_trailer,
 )
-from cairn.vault.points import RecoveryPoint
+from cairn.vault.points import PointMemory, RecoveryPoint
+from cairn.vault.prunestate import PruneStates
 from cairn.vault.tree import Entry, Node, decode_entries, decode_tree, encode_entries, encode_tree
 from cairn.vault.vaultfile import StoreConfig
 
 TREE_CACHE = 4096
 RECOVERED_PER_SEGMENT = 64
+REWRITTEN_PER_SEGMENT = 256
 MAX_BLOB_BYTES = 64 << 20
 
 
@@ -65,6 +68,13 @@ class Repository:
         self.objects = ObjectSealer(key)
         self.hasher = IdHasher(key.id_key)
         self.locks = LockManager(store, self.layout, self.objects, clock)
+        self.damage = DamageRecords(store, self.layout, self.objects)
+        self.prune_states = PruneStates(store, self.layout, self.objects)
+        # Damaged objects skipped where no callback was given (named, for the front end to show).
+        self.problems: list[str] = []
+        self.unreadable_points: list[str] = []
+        # The points this machine saw (set for the registered machine by the session).
+        self.memory: PointMemory | None = None
         self._openers: dict[bytes, Sealer] = {}
         self._trees: OrderedDict[bytes, list[Node]] = OrderedDict()
         # Over a network, a tree is read by fetching its whole tree pack once (kept until a tree
@@ -152,13 +162,38 @@ class Repository:
             superseded.update(sup)
         return {seg: packs for seg, packs in segments.items() if seg not in superseded}
 
-    def load_index(self) -> Index:
+    def load_index(self, on_damage: Callable[[str, str], None] | None = None) -> Index:
+        """The index in force. A segment that does not open is skipped and named (to `on_damage`,
+        else in `problems`), and the packs no other segment names are indexed again from their
+        headers, in memory (`recover_packs` writes them down), so the points stay restorable."""
         index = Index()
-        for seg, packs in self.segments_in_force().items():
+        damaged: list[str] = []
+
+        def skip(seg: str, e: CairnError) -> None:
+            if isinstance(e, BlobNotFound):
+                return  # removed by a concurrent prune after it wrote its replacement
+            if not isinstance(e, IntegrityError):
+                raise e  # a storage fault, not damage
+            damaged.append(seg)
+            self.problem(
+                on_damage,
+                f"index segment {seg[:16]} ({self.layout.index(seg)}) is damaged and skipped: {e};"
+                " its packs are indexed again from their headers",
+            )
+
+        for seg, packs in self.segments_in_force(on_damage=skip).items():
             index.segments.add(seg)
             for p in packs:
                 index.add_pack(p)
+        if damaged:
+            index.unwritten.extend(self.recover_packs(index, write=False))
         return index
+
+    def problem(self, on_damage: Callable[[str, str], None] | None, message: str) -> None:
+        if on_damage is not None:
+            on_damage("", message)
+        else:
+            self.problems.append(message)
 
     def write_segment(self, packs: Iterable[PackInfo], superseded: Iterable[str] = ()) -> str:
         seg = random_id()
@@ -168,10 +203,40 @@ class Repository:
         )
         return seg
 
-    def recover_packs(self, index: Index) -> list[PackInfo]:
-        """Index the packs that no index segment names (left by a killed backup)."""
+    def rewrite_index(self, index: Index) -> None:
+        """Write `index` whole in new segments, then one superseding the segments it was loaded
+        from (not those a concurrent backup wrote since). Superseded segments are left for prune."""
+        packs = list(index.packs.values())
+        for start in range(0, len(packs), REWRITTEN_PER_SEGMENT):
+            self.write_segment(packs[start : start + REWRITTEN_PER_SEGMENT])
+        self.write_segment([], superseded=sorted(index.segments))
+
+    def drop_missing_packs(self, index: Index, listing: dict[str, int]) -> tuple[Index, list[str]]:
+        """The index less the packs it names that `listing` lacks, and their ids (sorted).
+
+        When some are missing, the index in force is rewritten without them, so that the data a
+        backup uploads again is the copy every reader finds. On the strength of a listing this
+        only ever causes uploads: a pack a listing missed is indexed again by `recover_packs`.
+        """
+        missing = sorted(p for p in index.packs if p not in listing)
+        if not missing:
+            return index, []
+        healed = index.without(set(missing))
+        self.rewrite_index(healed)
+        return healed, missing
+
+    def recover_packs(
+        self, index: Index, listing: dict[str, int] | None = None, *, write: bool = True
+    ) -> list[PackInfo]:
+        """Index the packs that no index segment names (left by a killed backup, or dropped from
+        the index on the strength of a listing that missed them); `write=False` only in memory."""
         found = []
-        for pack_id, size in self.list_packs().items():
+        if write and index.unwritten:
+            found.extend(index.unwritten)  # indexed in memory when a segment was damaged
+            index.unwritten = []
+        if listing is None:
+            listing = self.list_packs()
+        for pack_id, size in listing.items():
             if pack_id in index.packs:
                 continue
             try:
@@ -181,7 +246,7 @@ class Repository:
             except (IntegrityError, BlobNotFound):
                 continue  # a damaged orphan is left for check to report and prune to remove
             found.append(info)
-        for start in range(0, len(found), RECOVERED_PER_SEGMENT):
+        for start in range(0, len(found) if write else 0, RECOVERED_PER_SEGMENT):
             self.write_segment(found[start : start + RECOVERED_PER_SEGMENT])
         for info in found:
             index.add_pack(info)
@@ -265,8 +330,15 @@ class Repository:
 
     def load_point(self, point_id: str) -> RecoveryPoint:
         data = self.store.get(self.layout.point(point_id))
-        doc = self.objects.open_json(b"point", bytes.fromhex(point_id), data)
-        return RecoveryPoint.from_json(doc, point_id)
+        try:
+            doc = self.objects.open_json(b"point", bytes.fromhex(point_id), data)
+            return RecoveryPoint.from_json(doc, point_id)
+        except BlobNotFound:
+            raise
+        except CairnError as e:
+            raise IntegrityError(
+                f"recovery point {point_id[:16]} ({self.layout.point(point_id)}) is damaged: {e}"
+            ) from None
 
     def point_ids(self) -> list[str]:
         out = []
@@ -276,13 +348,31 @@ class Repository:
                 out.append(pid)
         return out
 
-    def list_points(self) -> list[RecoveryPoint]:
+    def damaged_points(self) -> set[str]:
+        """The ids of the points `cairn repair` marked as having lost data."""
+        return self.damage.point_ids()
+
+    def list_points(
+        self, on_damage: Callable[[str, str], None] | None = None
+    ) -> list[RecoveryPoint]:
+        """Every point, oldest first; those marked damaged have status "damaged" (in memory only:
+        the sealed point is never rewritten). A point that does not open is skipped and named
+        (to `on_damage`, else in `problems`) and counted in `unreadable_points`."""
         points = []
+        damaged = self.damaged_points()
+        self.unreadable_points = []
         for pid in self.point_ids():
             try:
-                points.append(self.load_point(pid))
+                point = self.load_point(pid)
             except BlobNotFound:
                 continue
+            except IntegrityError as e:
+                self.unreadable_points.append(pid)
+                self.problem(on_damage, f"{e}; skipped")
+                continue
+            if pid in damaged:
+                point.status = "damaged"
+            points.append(point)
         return sorted(points, key=lambda p: (p.time, p.id))
 
     def find_point(self, spec: str) -> RecoveryPoint:
@@ -319,40 +409,15 @@ class Repository:
         )
         return sorted(n for n in names if is_hex_id(n))
 
-    # --- prune state ---------------------------------------------------------------------------
+    # --- prune state (vault/prunestate.py) -----------------------------------------------------
 
-    def read_prune_state(self) -> tuple[list[str], dict[str, datetime]]:
-        """(state ids, pack id -> when a prune first found it unreferenced), merged over states."""
-        ids: list[str] = []
-        seen: dict[str, datetime] = {}
-        for info in self.store.list(self.layout.prefix("prune")):
-            state_id = info.name.rsplit("/", 1)[1]
-            if not is_hex_id(state_id):
-                continue
-            try:
-                doc = self.objects.open_json(
-                    b"prunestate", bytes.fromhex(state_id), self.store.get(info.name)
-                )
-                packs = {p: datetime.fromisoformat(t) for p, t in doc["unreferenced"].items()}
-            except BlobNotFound:
-                continue
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise IntegrityError(f"prune state {state_id[:16]} is malformed") from None
-            ids.append(state_id)
-            for p, t in packs.items():
-                if p not in seen or t < seen[p]:
-                    seen[p] = t
-        return ids, seen
+    def read_prune_state(
+        self, on_damage: Callable[[str, str], None] | None = None
+    ) -> tuple[list[str], dict[str, datetime]]:
+        return self.prune_states.read(on_damage)
 
     def write_prune_state(self, unreferenced: dict[str, datetime], now: datetime) -> str:
-        state_id = random_id()
-        doc = {
-            "written": now.isoformat(),
-            "unreferenced": {p: t.isoformat() for p, t in sorted(unreferenced.items())},
-        }
-        blob = self.objects.seal_json(b"prunestate", bytes.fromhex(state_id), doc)
-        self.store.put(self.layout.prune_state(state_id), blob)
-        return state_id
+        return self.prune_states.write(unreferenced, now)
 
     # --- registration ----------------------------------------------------------------------------
 

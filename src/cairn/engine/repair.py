@@ -1,0 +1,108 @@
+"""Repair: rebuild the index from the packs' headers and mark the recovery points that lost data.
+
+Like restic's `repair index` then a check of the snapshots, without rewriting them:
+
+  1. under the exclusive lock, list the packs and read every pack's trailer and sealed header; a
+     pack whose header does not open is named and left out (`check --read-data` reports it,
+     prune removes it once no index names it);
+  2. write the packs found in new index segments, then one superseding every segment there was,
+     so the index in force names exactly the packs that exist and what their headers say;
+  3. walk every recovery point against the new index: one that lacks data gets a damage record
+     (vault/damage.py; listing shows it "damaged"); a point marked before that is whole again
+     (a backup uploaded the lost data since) loses its mark;
+  4. forget the points this machine saw that vanished without a prune (engine/seen.py): repair
+     accepts the vault as it is, and says which.
+
+Nothing is deleted but damage records. The next backup finds the lost data missing from the index
+and uploads it again wherever it meets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cairn.core.errors import BlobNotFound, CairnError, IntegrityError
+from cairn.core.events import Progress, Reporter
+from cairn.engine.reach import lacking
+from cairn.vault.index import Index
+from cairn.vault.repository import Repository
+
+
+@dataclass
+class RepairResult:
+    packs_indexed: int = 0
+    packs_unreadable: list[str] = field(default_factory=list)
+    missing_packs: list[str] = field(default_factory=list)
+    segments_superseded: int = 0
+    points_checked: int = 0
+    points_damaged: list[str] = field(default_factory=list)
+    points_healed: list[str] = field(default_factory=list)
+    points_vanished: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.points_damaged
+
+
+def rebuild_index(repo: Repository, reporter: Reporter, result: RepairResult) -> Index:
+    """The index as the packs' headers tell it, written whole; it supersedes every old segment."""
+    named: set[str] = set()
+
+    def damaged(seg: str, e: CairnError) -> None:
+        reporter.warn("", f"index segment {seg[:16]} is damaged and is replaced: {e}")
+
+    for packs in repo.segments_in_force(on_damage=damaged).values():
+        named.update(p.pack_id for p in packs)
+    segments = repo.list_segments()
+    listing = repo.list_packs()
+    progress = Progress("repair: read pack headers", files_total=len(listing))
+    index = Index(segments=set(segments))
+    for pack_id, size in sorted(listing.items()):
+        try:
+            index.add_pack(repo.read_pack_header(pack_id, size))
+        except (IntegrityError, BlobNotFound) as e:
+            result.packs_unreadable.append(pack_id)
+            reporter.warn("", f"pack {pack_id[:16]} is left out of the index: {e}")
+        progress.files_done += 1
+        reporter.progress(progress)
+    repo.rewrite_index(index)
+    result.packs_indexed = len(index.packs)
+    result.segments_superseded = len(segments)
+    result.missing_packs = sorted(named - listing.keys())
+    for pack_id in result.missing_packs:
+        reporter.warn("", f"pack {pack_id[:16]} was named by the index but is missing")
+    return index
+
+
+def repair(repo: Repository, *, now: datetime, reporter: Reporter | None = None) -> RepairResult:
+    reporter = reporter or Reporter()
+    result = RepairResult()
+    with repo.locks.acquire(exclusive=True, purpose="repair"):
+        index = rebuild_index(repo, reporter, result)
+        marked = repo.damaged_points()
+        reporter.progress(Progress("repair: recovery points"))
+        points = repo.list_points(on_damage=reporter.warn)
+        for point in points:
+            result.points_checked += 1
+            gaps = lacking(repo, index, point)
+            if gaps:
+                repo.damage.record(point.id, len(gaps), now)
+                result.points_damaged.append(point.id)
+                reporter.warn(
+                    "",
+                    f"recovery point {point.id[:8]} lost data and is marked damaged"
+                    f" ({len(gaps)} missing; first: {gaps[0]})",
+                )
+            elif point.id in marked:
+                repo.damage.clear(point.id)
+                result.points_healed.append(point.id)
+        for gone in marked - {p.id for p in points}:
+            repo.damage.clear(gone)
+        if repo.memory is not None:
+            result.points_vanished = repo.memory.accept(repo.point_ids())
+            for pid in result.points_vanished:
+                reporter.warn(
+                    "", f"recovery point {pid[:16]} vanished from the vault; no longer expected"
+                )
+    return result
