@@ -141,7 +141,9 @@ def test_the_agents_prune_lists_what_it_deletes_and_why(machine: Machine, tmp_pa
     clock = FixedClock(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
     store = JobStore.in_home(machine.home.path)
     runner = Runner(store, EngineExecutor(machine.home, clock, store), clock)
+    # One at a time: two jobs submitted at one instant of a fixed clock have no defined order.
     dry = runner.submit("prune", "on-demand", {"dry_run": True})
+    runner.run_pending()
     real = runner.submit("prune", "on-demand", {})
     runner.run_pending()
     reason = "expired 2026-11-27T00:00:00+00:00 (daily 7 d)"

@@ -25,6 +25,8 @@ class ExpiredPointsFirst:
         self.deleted: list[str] = []
 
     def __call__(self) -> int:
+        if self.repo.memory is not None:  # first: check must not report them as vanished
+            self.repo.memory.deleted(self.point_ids)
         for point_id in self.point_ids:
             try:
                 self.repo.store.delete(self.repo.layout.point(point_id))
