@@ -94,3 +94,38 @@ def test_a_scheduled_run_without_its_items_fails_and_agent_status_says_so(
             agent.proc.kill()
             agent.proc.communicate()
     registered.run("check")
+
+
+def test_a_scheduled_run_missing_one_of_its_items_backs_up_the_rest_and_fails(
+    registered: Cli, tmp_path: Path
+) -> None:
+    """Some items gone (a drive unplugged, the other folder still there): the point holds what
+    exists, and the job fails naming the missing item and the point, never "completed"."""
+    here = tmp_path / "documents"
+    here.mkdir()
+    (here / "report.txt").write_text("kept\n")
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    text = POLICY.format(item=here).replace(f'items = ["{here}"]', f'items = ["{here}", "{drive}"]')
+    (tmp_path / "policy.toml").write_text(text)
+    registered.run("policy", "set", "--file", str(tmp_path / "policy.toml"))
+    drive.rmdir()  # the drive is unplugged
+
+    home = Home(registered.home)
+    clock = FixedClock(datetime(2026, 11, 30, 3, 17, tzinfo=UTC))
+    store = JobStore.in_home(registered.home)
+    runner = Runner(store, EngineExecutor(home, clock, store), clock)
+    job = runner.submit("backup", "scheduled", {}, slot="2026-11-30T03:17[UTC]")
+    runner.run_pending()
+    done = store.get(job.id)
+    store.close()
+    assert done.state == "failed"
+    assert done.exit_code == 1
+    assert str(drive) in (done.error or "") and "did not exist" in (done.error or "")
+    assert done.recovery_point is not None and done.recovery_point[:8] in (done.error or "")
+    points = json.loads(registered.run("recovery-points", "--json").stdout)
+    assert [p["id"] for p in points] == [done.recovery_point]
+    out = tmp_path / "out"
+    registered.run("restore", done.recovery_point, "--target", str(out))
+    assert (out / str(here).lstrip("/") / "report.txt").read_text() == "kept\n"
+    registered.run("check")

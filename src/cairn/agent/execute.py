@@ -33,7 +33,7 @@ from cairn.engine import settings
 from cairn.engine.check import check
 from cairn.engine.expiry import deletion_reasons
 from cairn.engine.home import Home
-from cairn.engine.ondemand import BackupRequest, back_up
+from cairn.engine.ondemand import BackupRequest, back_up, missing_items_message
 from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy, prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.engine.session import open_repository
@@ -83,6 +83,15 @@ class EngineExecutor:
             "stats": asdict(p.stats),
             "duration_s": round(result.duration_s, 3),
         }
+        if result.missing_items:
+            summary["missing_items"] = list(result.missing_items)
+            return Outcome(
+                "failed",
+                missing_items_message(result),
+                exit_code=1,
+                recovery_point=p.id,
+                result=summary,
+            )
         state = "completed-with-warnings" if result.warnings else "completed"
         return Outcome(
             state,

@@ -69,6 +69,8 @@ class BackupResult:
     point: RecoveryPoint
     warnings: int
     duration_s: float
+    # Items of a scheduled run that did not exist (the point holds the others): the job fails.
+    missing_items: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)

@@ -11,7 +11,9 @@ retain-until date) and decides what the recovery point records for retention bef
   (`policy.substitute_for`), with or without a retain-until date: retention then keeps the point
   by the slot's rules and by the date, whichever is longer (`policy.retention`);
 - a scheduled or late run whose items are all missing fails (`MissingItems`), so the job history
-  shows it as a failure, never as a backup that found nothing changed.
+  shows it as a failure, never as a backup that found nothing changed; one that lacks only some
+  of them backs up the others and reports the missing ones (`BackupResult.missing_items`): the
+  agent records that job as failed too (`missing_items_message`), naming the point it wrote.
 
 What became of each scheduled slot is the agent's record, read by `engine.slots`, so the CLI's own
 process decides exactly as the agent does.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -60,6 +62,9 @@ class Plan:
     excludes: list[str]
     substitutes: str | None
     retain_until: str | None
+    # A scheduled run's items that do not exist (some, not all): the run fails after backing up
+    # the others, so the job history never shows "completed" for a point that lacks an item.
+    missing: tuple[str, ...] = ()
 
 
 def parse_retain_until(text: str, policy: Policy | None, now: datetime) -> date:
@@ -129,6 +134,7 @@ def plan(
     if request.trigger == "on-demand" and policy is not None and not request.paths:
         history = recorded_slots(home, now - SUBSTITUTION_LOOKBACK)
         substitutes = substitutes_now(repo, policy, now, history)
+    missing: list[str] = []
     if request.trigger != "on-demand":
         missing = [i for i in items if not os.path.lexists(i)]
         if missing and len(missing) == len(items):
@@ -136,7 +142,7 @@ def plan(
                 f"none of the policy's items exists: {', '.join(missing)} (a drive not"
                 " attached, or a folder moved?); attach it, or change the policy's items"
             )
-    return Plan(items, excludes, substitutes, retain_until)
+    return Plan(items, excludes, substitutes, retain_until, tuple(missing))
 
 
 def back_up(
@@ -157,4 +163,14 @@ def back_up(
         retain_until=decided.retain_until,
         workers=request.workers,
     )
-    return backup(repo, options, reporter)
+    result = backup(repo, options, reporter)
+    return replace(result, missing_items=decided.missing)
+
+
+def missing_items_message(result: BackupResult) -> str:
+    """The failure of a scheduled run that lacked some of the policy's items."""
+    return (
+        f"{len(result.missing_items)} of the policy's items did not exist:"
+        f" {', '.join(result.missing_items)} (a drive not attached, or a folder moved?); recovery"
+        f" point {result.point.id[:8]} holds the other items. Attach it, or change the policy's items"
+    )
