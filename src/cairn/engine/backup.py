@@ -69,6 +69,8 @@ class BackupResult:
     point: RecoveryPoint
     warnings: int
     duration_s: float
+    offline: dict[str, Any] | None = None
+    """Set when the backup was the offline initial backup, into staging (engine/offline.py)."""
 
 
 @dataclass(eq=False)
