@@ -10,9 +10,10 @@ from cairn.core.errors import UsageError
 from cairn.policy import parse_policy, policy_from_json, policy_to_json, policy_to_toml
 from tests.policy.conftest import SEED_POLICY
 
-OFFLINE = SEED_POLICY.replace(
-    'initial_backup = "online"', 'initial_backup = "offline"'
-) + '\n[offline]\nstaging = "/mnt/usb/staging"\nimport_job = "seed-2026.12_a"\n'
+OFFLINE = (
+    SEED_POLICY.replace('initial_backup = "online"', 'initial_backup = "offline"')
+    + '\n[offline]\nstaging = "/mnt/usb/staging"\nimport_job = "seed-2026.12_a"\n'
+)
 
 
 def parse(text: str) -> object:
