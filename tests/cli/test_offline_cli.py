@@ -73,6 +73,8 @@ def test_first_backup_is_staged_then_prepped_imported_and_the_next_backup_is_inc
     registered: Cli, tmp_path: Path
 ) -> None:
     src, staging = stage(registered, tmp_path)
+    before = json.loads(registered.run("offline", "status", "--json").stdout)
+    assert before["state"] == "not-staged" and before["staging"] == str(staging)
     proc = registered.run("backup")
     assert "awaiting import" in proc.stdout and "cairn offline prep" in proc.stdout
     # Nothing in the vault yet; the staging holds a store in the vault format.

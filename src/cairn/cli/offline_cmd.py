@@ -11,7 +11,7 @@ from cairn.agent.jobstore import JobStore
 from cairn.cli import context, render
 from cairn.core.errors import CairnError, DamageFound
 from cairn.core.units import format_bytes, format_duration
-from cairn.engine import offline
+from cairn.engine import offline, settings
 from cairn.engine.offline_import import (
     ImportResult,
     import_disks,
@@ -41,16 +41,30 @@ def status(json_output: bool) -> None:
         except CairnError:
             pass  # the vault cannot be reached: the state kept here is what is known
     doc = offline.status_doc(state)
-    if state is not None:
-        doc["staging_size"] = _size(state.staging)
+    policy = settings.load_policy(home)
+    if state is None and policy is not None and policy.offline is not None:
+        doc = {
+            "state": "not-staged",
+            "import_job": policy.offline.import_job,
+            "staging": policy.offline.staging,
+            "next": "the first backup (scheduled, or `cairn backup`) goes to the staging folder",
+        }
+    if "staging" in doc:
+        doc["staging_size"] = _size(str(doc["staging"]))
     if json_output:
         render.emit_json(doc)
         return
     if state is None:
-        click.echo(
-            'no offline initial backup: with initial_backup = "offline" in the policy, the'
-            " first backup goes to its [offline] staging folder"
-        )
+        if doc["state"] == "not-staged":
+            click.echo(
+                f"import job {doc['import_job']!r}: not staged yet; next: {doc['next']}"
+                f" ({doc['staging']})"
+            )
+        else:
+            click.echo(
+                'no offline initial backup: with initial_backup = "offline" in the policy, the'
+                " first backup goes to its [offline] staging folder"
+            )
         return
     click.echo(f"import job: {state.import_job}")
     click.echo(f"machine:    {state.machine}")
