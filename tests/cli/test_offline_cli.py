@@ -254,3 +254,35 @@ def test_a_bad_staging_folder_is_refused_at_policy_set(
     )
     assert "offline.staging" in proc.stderr and message in proc.stderr
     registered.run("policy", "show", expect=2)  # nothing was set
+
+
+@pytest.mark.parametrize("writes", [2, 5])
+def test_an_import_killed_half_way_leaves_no_recovery_point_and_runs_again(
+    registered: Cli, tmp_path: Path, writes: int
+) -> None:
+    _, staging = stage(registered, tmp_path)
+    registered.run("backup")
+    ds = disks(tmp_path, 1)
+    registered.run("offline", "prep", "--staging", str(staging), *disk_args(ds))
+    env = registered.environ(CAIRN_TEST_KILL_AFTER_WRITES=str(writes))
+    killed = registered.run("offline", "import", *disk_args(ds), expect=None, env=env)
+    assert killed.returncode == -9  # SIGKILL after the k-th write to the vault
+    packs = list((tmp_path / "vault" / "machines" / "clibox" / "packs").rglob("*/*"))
+    assert packs  # some packs went in, and no point names them yet
+    assert json.loads(registered.run("recovery-points", "--json").stdout) == []
+    registered.run("check")
+    done = json.loads(registered.run("offline", "import", *disk_args(ds), "--json").stdout)
+    assert done["present_files"] > 0 and done["check_errors"] == []
+    assert len(json.loads(registered.run("recovery-points", "--json").stdout)) == 1
+    registered.run("check", "--read-data")
+
+
+def test_a_damaged_manifest_is_named(registered: Cli, tmp_path: Path) -> None:
+    _, staging = stage(registered, tmp_path)
+    registered.run("backup")
+    ds = disks(tmp_path, 1)
+    registered.run("offline", "prep", "--staging", str(staging), *disk_args(ds))
+    manifest = ds[0] / "cairn-offline" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"disks": 1', '"disks": 2'))
+    proc = registered.run("offline", "import", *disk_args(ds), expect=14)
+    assert str(manifest) in proc.stderr and "manifest" in proc.stderr and "damaged" in proc.stderr
