@@ -208,7 +208,7 @@ def test_a_disk_of_another_import_job_is_named(registered: Cli, tmp_path: Path) 
     other.run("offline", "prep", "--staging", str(other_staging), *disk_args(od))
     proc = registered.run("offline", "import", *disk_args([ds[0], od[0]]), expect=2)
     assert str(od[0]) in proc.stderr and "seed-other" in proc.stderr
-    assert "not of import job 'seed-1'" in proc.stderr
+    assert "not of import job 'seed-1'" in proc.stderr and "holding" in proc.stderr
 
 
 def test_disks_too_small_are_refused_before_anything_is_written(
@@ -286,3 +286,20 @@ def test_a_damaged_manifest_is_named(registered: Cli, tmp_path: Path) -> None:
     manifest.write_text(manifest.read_text().replace('"disks": 1', '"disks": 2'))
     proc = registered.run("offline", "import", *disk_args(ds), expect=14)
     assert str(manifest) in proc.stderr and "manifest" in proc.stderr and "damaged" in proc.stderr
+
+
+def test_a_manifest_naming_a_file_outside_the_disk_is_refused(
+    registered: Cli, tmp_path: Path
+) -> None:
+    from cairn.engine.offline_manifest import sealed_json
+
+    _, staging = stage(registered, tmp_path)
+    registered.run("backup")
+    ds = disks(tmp_path, 1)
+    registered.run("offline", "prep", "--staging", str(staging), *disk_args(ds))
+    manifest = ds[0] / "cairn-offline" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["files"][0]["name"] = "../../../etc/passwd"
+    manifest.write_bytes(sealed_json(doc))  # a consistent checksum: only the name is wrong
+    proc = registered.run("offline", "import", *disk_args(ds), expect=14)
+    assert "malformed" in proc.stderr

@@ -77,10 +77,12 @@ def read_disks(disks: list[Path]) -> list[DiskManifest]:
     job = model.doc["import_job"]
     for m in manifests:
         if m.doc["import_job"] != job or m.doc["vault_id"] != model.doc["vault_id"]:
+            held = next((c for c in m.doc["contents"] if c.get("disk") == m.disk), None)
+            what = f", holding {describe(held)}" if held else ""
             raise UsageError(
                 f"{m.path} is {m.shown()} of import job {m.doc['import_job']!r} (vault"
-                f" {m.doc['vault_id']}, machine {m.doc['machine']!r}), not of import job {job!r}"
-                f" that the other disks belong to: remove it from this import"
+                f" {m.doc['vault_id']}, machine {m.doc['machine']!r}{what}), not of import job"
+                f" {job!r} that the other disks belong to: remove it from this import"
             )
         if m.doc["plan"] != plan:
             raise UsageError(

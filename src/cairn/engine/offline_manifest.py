@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairn.core.errors import DamageFound, UsageError
+from cairn.core.errors import CairnError, DamageFound, UsageError
 from cairn.core.units import format_bytes
+from cairn.storage.blobstore import check_name
 
 FOLDER = "cairn-offline"
 MANIFEST = "manifest.json"
@@ -141,6 +142,17 @@ def read_manifest(disk: Path) -> DiskManifest:
             f"{path} is a {doc.get('format')!r} version {doc.get('version')!r} manifest; this"
             f" Cairn reads {FORMAT!r} version {VERSION}: upgrade Cairn"
         )
+    try:
+        for f in doc["files"]:
+            check_name(str(f["name"]))  # a name never leads outside the disk's data folder
+            int(f["size"]), str(f["sha256"])
+        for key in ("import_job", "vault_id", "machine", "point", "plan", "created"):
+            str(doc[key])
+        int(doc["disk"]), int(doc["disks"]), list(doc["contents"])
+    except (CairnError, KeyError, TypeError, ValueError) as e:
+        raise DamageFound(
+            f"the manifest {path} is malformed ({e}): it cannot be imported"
+        ) from None
     return DiskManifest(disk, doc)
 
 
