@@ -209,6 +209,8 @@ class Agent:
             machine: str | None = self.home.registration().machine
         except CairnError:
             machine = None
+        seeding = offline.status_doc(offline.load_state(self.home))
+        awaiting = seeding["state"] == "awaiting-import"
         return {
             "pid": os.getpid(),
             "version": __version__,
@@ -219,8 +221,9 @@ class Agent:
             "running": running[0].to_json() if running else None,
             "queued": len(self.store.jobs(status="queued")),
             "last_failure": failed[0].to_json() if failed else None,
-            "offline": offline.status_doc(offline.load_state(self.home)),
-            "waiting": self.store.get_meta("waiting") or None,
+            "offline": seeding,
+            # Why scheduled backups wait, while they do (the scheduler's note of the last slot).
+            "waiting": (self.store.get_meta("waiting") or None) if awaiting else None,
         }
 
 

@@ -172,7 +172,10 @@ def import_cmd(
         prompt=context.prompt(),
     )
     history = JobStore.in_home(home.path) if home.path.is_dir() else None
-    job = history.create("import", "on-demand", created, state="running") if history else None
+    params = {"disks": [str(d) for d in disks], "import_job": manifests[0].doc["import_job"]}
+    job = (
+        history.create("import", "on-demand", created, params, state="running") if history else None
+    )
     try:
         with render.reporter(context.interactive(json_output)) as reporter:
             result = import_disks(repo, manifests, reporter)
