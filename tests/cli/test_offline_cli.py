@@ -149,7 +149,9 @@ def test_an_interrupted_prep_resumes_without_copying_verified_files_again(
     assert killed.returncode == -9  # SIGKILL, as kill -9, after the 4th file
     assert not (ds[0] / "cairn-offline" / "manifest.json").exists()
     registered.run("offline", "import", *disk_args(ds), expect=2)  # not finished: refused
-    resumed = json.loads(registered.run(*args).stdout)
+    # Run again, the disks named in the other order: each is known by its plan.
+    again = ["offline", "prep", "--staging", str(staging), *disk_args(ds[::-1]), "--json"]
+    resumed = json.loads(registered.run(*again, "--disk-size", str(14 * MiB)).stdout)
     assert resumed["resumed"] is True
     assert resumed["reused_files"] == 4
     assert resumed["copied_files"] == resumed["files"] - 4
