@@ -305,3 +305,23 @@ def test_a_manifest_naming_a_file_outside_the_disk_is_refused(
     manifest.write_bytes(sealed_json(doc))  # a consistent checksum: only the name is wrong
     proc = registered.run("offline", "import", *disk_args(ds), expect=14)
     assert "malformed" in proc.stderr
+
+
+def test_import_on_another_machine_registered_with_the_vault(
+    registered: Cli, tmp_path: Path
+) -> None:
+    _, staging = stage(registered, tmp_path)
+    registered.run("backup")
+    ds = disks(tmp_path, 1)
+    registered.run("offline", "prep", "--staging", str(staging), *disk_args(ds))
+    datacenter = Cli(tmp_path / "home-dc")
+    datacenter.run("register", str(tmp_path / "vault"), "--machine", "dcbox")
+    wrong = datacenter.environ(CAIRN_PASSPHRASE="not the passphrase of clibox")
+    datacenter.run("offline", "import", *disk_args(ds), expect=12, env=wrong)
+    out = json.loads(datacenter.run("offline", "import", *disk_args(ds), "--json").stdout)
+    assert out["machine"] == "clibox" and out["uploaded_files"] > 0
+    assert json.loads(datacenter.run("jobs", "--json").stdout)[0]["kind"] == "import"
+    # The seeded machine sees its point in the vault and is no longer awaiting import.
+    assert json.loads(registered.run("offline", "status", "--json").stdout)["state"] == "imported"
+    registered.run("backup")
+    registered.run("check", "--read-data")
