@@ -18,6 +18,7 @@ split by each disk's room, with a manifest per disk (engine/offline_manifest.py)
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -250,7 +251,7 @@ class _Prep:
             os.replace(tmp, target)
             fsync_dir(target.parent)
         except OSError as e:
-            if e.errno in (28, 122):  # ENOSPC, EDQUOT
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise NoSpace(
                     f"the disk {disk} is full (copying {name}): run prep again with a larger"
                     " disk set; it resumes"
