@@ -199,8 +199,7 @@ def test_the_worst_case_counts_the_longer_rules_too() -> None:
     [
         (
             changed(seed_dict, "policy.initial_backup", "offline"),
-            'policy.initial_backup: "offline" is not available yet: offline seeding does not '
-            'exist yet; use "online"',
+            'policy.initial_backup: "offline" needs an [offline] table with staging = "PATH"',
         ),
         (
             changed(seed_dict, "policy.initial_backup", "disk"),

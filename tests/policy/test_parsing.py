@@ -26,7 +26,7 @@ ISSUE_EXAMPLE = """
 items = ["/srv/data", "/home/alice/Documents"]
 exclude = ["*.tmp", "/srv/data/cache"]
 timezone = "Europe/Berlin"          # IANA name; default: the machine's zone
-initial_backup = "online"           # "offline" is refused until offline seeding exists
+initial_backup = "online"           # or "offline", with the [offline] table (docs/offline.md)
 start = 2026-12-07                  # optional: the first week of an every-N-weeks schedule
 
 [schedule]

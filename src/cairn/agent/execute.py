@@ -83,6 +83,8 @@ class EngineExecutor:
             "stats": asdict(p.stats),
             "duration_s": round(result.duration_s, 3),
         }
+        if result.offline is not None:  # staged: the job says the machine awaits its import
+            summary["offline"] = result.offline
         if result.missing_items:
             summary["missing_items"] = list(result.missing_items)
             return Outcome(

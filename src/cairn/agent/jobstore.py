@@ -28,6 +28,9 @@ from cairn.engine.slots import JOBS_DB
 
 DB_FILE = JOBS_DB  # engine.slots reads its `slots` table
 KINDS: Final = ("backup", "restore", "prune", "check")
+RECORDED_KINDS: Final = (*KINDS, "import")
+"""What the history holds: the agent's kinds, and imports (`cairn offline import` records its run
+here itself: an import is not a job the agent runs)."""
 TRIGGERS: Final = ("scheduled", "on-demand", "late")
 STATES: Final = (
     "queued",
@@ -248,8 +251,8 @@ class JobStore:
         slot: str | None = None,
         state: str = "queued",
     ) -> Job:
-        if kind not in KINDS:
-            raise UsageError(f"{kind!r} is not a job kind; allowed: {', '.join(KINDS)}")
+        if kind not in RECORDED_KINDS:
+            raise UsageError(f"{kind!r} is not a job kind; allowed: {', '.join(RECORDED_KINDS)}")
         if trigger not in TRIGGERS:
             raise UsageError(f"{trigger!r} is not a trigger; allowed: {', '.join(TRIGGERS)}")
         job = Job(random_id(), kind, trigger, state, now, dict(params or {}), slot=slot)

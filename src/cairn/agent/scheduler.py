@@ -7,6 +7,9 @@ and `now` (passed in, so tests drive weeks of schedule in seconds).
   recorded "missed", which counts as failed for the substitution rule.
 - The count starts when the agent first sees a policy, and again when the policy changes, so a
   new or changed policy never makes its past slots look missed.
+- While `hold()` gives a reason (an offline initial backup awaiting import), due slots are
+  recorded "waiting" (neither failed nor done) and nothing is queued; the reason is kept in the
+  notes (`waiting`) for the agent's status.
 - After the last scheduled backup of a local day, a prune follows; after a prune, a check of the
   next share of the packs (`check --read-data-subset k/CHECK_SHARES`) if none ran for a week, so
   all the data is read every `CHECK_SHARES` weeks.
@@ -46,11 +49,16 @@ def fingerprint(policy: Policy) -> str:
 
 class Scheduler:
     def __init__(
-        self, store: JobStore, jobs: Submitter, policy: Callable[[], Policy | None]
+        self,
+        store: JobStore,
+        jobs: Submitter,
+        policy: Callable[[], Policy | None],
+        hold: Callable[[], str | None] | None = None,
     ) -> None:
         self.store = store
         self.jobs = jobs
         self.policy = policy
+        self.hold = hold
 
     def tick(self, now: datetime) -> datetime | None:
         """Queue what is due at `now`; return when the next slot runs (None: nothing scheduled)."""
@@ -64,7 +72,14 @@ class Scheduler:
             for run in runs_between(policy, since, now + timedelta(microseconds=1))
             if str(run.slot) not in handled
         ]
-        if due:
+        waiting = self.hold() if due and self.hold is not None else None
+        if waiting is not None:
+            for run in due:
+                self.store.record_slot(str(run.slot), run.time, "waiting")
+            self.store.set_meta("since", stamp(due[-1].time))
+            self.store.set_meta("waiting", waiting)
+        elif due:
+            self.store.set_meta("waiting", "")
             *missed, newest = due
             for run in missed:
                 self.store.record_slot(str(run.slot), run.time, "missed")

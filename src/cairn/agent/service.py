@@ -36,8 +36,9 @@ from cairn.agent.runner import Executor, Runner
 from cairn.agent.scheduler import Scheduler
 from cairn.core.clock import Clock
 from cairn.core.errors import CairnError, Locked
-from cairn.engine import settings
+from cairn.engine import offline, settings
 from cairn.engine.home import Home, write_private
+from cairn.engine.session import open_repository
 
 log = logging.getLogger("cairn.agent")
 
@@ -108,7 +109,14 @@ class Agent:
         store.set_meta("purged", stamp(now))
         executor = self._executor or EngineExecutor(self.home, self.clock, store)
         runner = self.runner = Runner(store, executor, self.clock, after_job=self._after_job)
-        self.scheduler = Scheduler(store, runner, lambda: settings.load_policy(self.home))
+        self.scheduler = Scheduler(
+            store,
+            runner,
+            lambda: settings.load_policy(self.home),
+            hold=lambda: offline.waiting_reason(
+                self.home, lambda: open_repository(self.home, self.clock)
+            ),
+        )
 
         secret = secrets.token_urlsafe(32)
         write_private(self.home.path / SECRET_FILE, secret.encode() + b"\n")
@@ -201,6 +209,8 @@ class Agent:
             machine: str | None = self.home.registration().machine
         except CairnError:
             machine = None
+        seeding = offline.status_doc(offline.load_state(self.home))
+        awaiting = seeding["state"] == "awaiting-import"
         return {
             "pid": os.getpid(),
             "version": __version__,
@@ -211,6 +221,9 @@ class Agent:
             "running": running[0].to_json() if running else None,
             "queued": len(self.store.jobs(status="queued")),
             "last_failure": failed[0].to_json() if failed else None,
+            "offline": seeding,
+            # Why scheduled backups wait, while they do (the scheduler's note of the last slot).
+            "waiting": (self.store.get_meta("waiting") or None) if awaiting else None,
         }
 
 

@@ -114,6 +114,14 @@ def status(json_output: bool) -> None:
     else:
         click.echo("running:  nothing")
     click.echo(f"queued:   {doc.get('queued', 0)} job(s)")
+    seeding = doc.get("offline") or {}
+    if seeding.get("state") == "awaiting-import":
+        click.echo(
+            f"offline:  awaiting import of job {seeding['import_job']!r}: scheduled backups wait;"
+            f" next: {seeding['next']}"
+        )
+    elif seeding.get("state") in ("staging", "imported"):
+        click.echo(f"offline:  {seeding['state']} (import job {seeding['import_job']!r})")
     failed = doc.get("last_failure")
     if failed:
         when = failed.get("finished") or failed.get("created")

@@ -83,6 +83,7 @@ def backup(
                 "stats": asdict(s),
                 "warnings": [{"path": w.path, "message": w.message} for w in reporter.warnings],
                 "duration_s": round(result.duration_s, 3),
+                "offline": result.offline,
             }
         )
     else:
@@ -92,6 +93,8 @@ def backup(
             f" added {format_bytes(s.bytes_added)} (stored {format_bytes(s.bytes_stored)})"
             f" in {format_duration(result.duration_s)}"
         )
+        if result.offline is not None:
+            _staged(result.offline)
         if result.warnings:
             click.echo(f"{result.warnings} warning(s): see above", err=True)
     if result.warnings:
@@ -137,8 +140,19 @@ def _through_agent(
             f" (stored {format_bytes(s['bytes_stored'])}) in"
             f" {format_duration(done.result['duration_s'])}"
         )
+        if done.result.get("offline"):
+            _staged(done.result["offline"])
     code = follow.exit_code(done)
     if done.state in ("failed", "cancelled"):
         raise AgentError(f"backup job {done.id[:8]} {done.state}: {done.error}", code)
     if code:
         raise SystemExit(code)
+
+
+def _staged(doc: dict[str, Any]) -> None:
+    """The offline initial backup went to the staging folder: say so, and what comes next."""
+    click.echo(
+        f"offline initial backup staged in {doc['staging']} ({format_bytes(doc['staged_bytes'])})"
+        f" for import job {doc['import_job']!r}: the machine is awaiting import"
+    )
+    click.echo(f"next: {doc['next']}")

@@ -10,7 +10,7 @@ import click
 
 from cairn.cli import context, render
 from cairn.core.errors import UsageError
-from cairn.engine import settings
+from cairn.engine import offline, settings
 from cairn.engine.session import open_repository
 from cairn.policy import Policy, next_runs, policy_to_json, policy_to_toml, resolve, simulate
 
@@ -189,12 +189,27 @@ def _flags_to_tables(
 @policy.command()
 @click.option("--json", "json_output", is_flag=True, help="Print as JSON.")
 def show(json_output: bool) -> None:
-    """Show the policy in force."""
-    current = settings.require_policy(context.home())
+    """Show the policy in force (with an offline initial backup, where it stands)."""
+    home = context.home()
+    current = settings.require_policy(home)
+    seeding = offline.load_state(home) if current.offline is not None else None
     if json_output:
-        render.emit_json(policy_to_json(current))
+        doc = policy_to_json(current)
+        if current.offline is not None:
+            doc["seeding"] = offline.status_doc(seeding)
+        render.emit_json(doc)
     else:
         click.echo(policy_to_toml(current), nl=False)
+        if current.offline is not None:
+            click.echo(f"# offline initial backup: {_seeding_line(seeding)}")
+
+
+def _seeding_line(state: offline.OfflineState | None) -> str:
+    if state is None:
+        return "not staged yet: the first backup (scheduled or `cairn backup`) goes to staging"
+    if state.state == "awaiting-import":
+        return state.reason()
+    return f"{state.state} (import job {state.import_job!r}); next: {state.next_step()}"
 
 
 @policy.command("next-runs")

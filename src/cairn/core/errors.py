@@ -8,6 +8,7 @@
     ├── NoSpace (13)                the vault, the restore target or CAIRN_HOME is full (the message says which)
     ├── DamageFound (14)            check failed, restore met damaged data, referenced data missing
     │   └── IntegrityError          one sealed object failed to open (a MAC or a hash did not match)
+    ├── AwaitingImport (1)          offline seeding: the staged first backup is not imported yet
     ├── StorageError (1)            the vault's storage failed (vault side: stops the job)
     │   ├── BlobNotFound
     │   └── TransientStorageError   a failure worth retrying (timeout, reset, 5xx, 429/503)
@@ -63,6 +64,11 @@ class DamageFound(CairnError):
 
 class IntegrityError(DamageFound):
     """A sealed object or a blob failed verification: its bytes are not what was written."""
+
+
+class AwaitingImport(CairnError):
+    """The machine's first backup is staged for an offline import that has not happened yet:
+    backups wait (the message names the import job and what to do next)."""
 
 
 class StorageError(CairnError):

@@ -71,6 +71,8 @@ class BackupResult:
     duration_s: float
     # Items of a scheduled run that did not exist (the point holds the others): the job fails.
     missing_items: tuple[str, ...] = ()
+    offline: dict[str, Any] | None = None
+    """Set when the backup was the offline initial backup, into staging (engine/offline.py)."""
 
 
 @dataclass(eq=False)

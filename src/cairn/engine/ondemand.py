@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from cairn.core.errors import CairnError, UsageError
 from cairn.core.events import Reporter
-from cairn.engine import settings
+from cairn.engine import offline, settings
 from cairn.engine.backup import BackupOptions, BackupResult, backup
 from cairn.engine.home import Home
 from cairn.engine.slots import SUBSTITUTION_LOOKBACK, recorded_slots
@@ -152,7 +152,12 @@ def back_up(
     reporter: Reporter | None = None,
     policy: Policy | None = None,
 ) -> BackupResult:
-    """Plan the backup (`plan`), then run it: the one path every front end takes."""
+    """Plan the backup (`plan`), then run it: the one path every front end takes. With an
+    offline initial backup in the policy, the first backup goes to the staging folder, and
+    backups wait (`AwaitingImport`) until it is imported (engine/offline.py)."""
+    if policy is None:
+        policy = settings.load_policy(home)
+    seeding = offline.seeding(home, repo, policy)
     decided = plan(home, repo, request, repo.clock.now(), policy)
     options = BackupOptions(
         decided.items,
@@ -163,7 +168,10 @@ def back_up(
         retain_until=decided.retain_until,
         workers=request.workers,
     )
-    result = backup(repo, options, reporter)
+    if seeding is not None:
+        result = offline.stage(home, repo, seeding, options, reporter)
+    else:
+        result = backup(repo, options, reporter)
     return replace(result, missing_items=decided.missing)
 
 

@@ -13,6 +13,7 @@ import os
 from datetime import date, datetime
 
 from cairn.core.errors import CairnError, UsageError
+from cairn.engine import offline
 from cairn.engine.home import Home, write_private
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.timezone import machine_timezone
@@ -74,7 +75,10 @@ def require_policy(home: Home) -> Policy:
 
 
 def save_policy(home: Home, repo: Repository, policy: Policy, now: datetime) -> None:
-    """Keep the policy in CAIRN_HOME, then in the machine's registration in the vault."""
+    """Keep the policy in CAIRN_HOME, then in the machine's registration in the vault. The one
+    entry point for setting a policy (the CLI and the console): an offline initial backup's
+    staging folder is checked here (local, writable, apart from the items and the vault)."""
+    offline.check_staging(policy, repo.store.location)
     doc = policy_to_json(policy)
     write_private(home.path / POLICY_FILE, json.dumps(doc, indent=1).encode() + b"\n")
     repo.write_registration({"policy": doc}, now)

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from cairn.core.errors import UsageError
 from cairn.policy import limits
+from cairn.policy.offline import OfflineSeeding
 from cairn.policy.wallclock import add_days, add_months, days_in_month
 
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -219,20 +220,27 @@ class Policy:
     start: date
     exclude: tuple[str, ...] = ()
     initial_backup: str = "online"
+    offline: OfflineSeeding | None = None
+    """`[offline]`: required with `initial_backup = "offline"`, refused otherwise."""
 
     def __post_init__(self) -> None:
         _set(self, "items", _checked_items(self.items))
         _set(self, "exclude", _checked_patterns(self.exclude))
         _check_timezone(self.timezone)
-        if self.initial_backup == "offline":
-            raise UsageError(
-                'policy.initial_backup: "offline" is not available yet: offline seeding does '
-                'not exist yet; use "online"'
-            )
-        if self.initial_backup != "online":
+        if self.initial_backup not in ("online", "offline"):
             raise UsageError(
                 f"policy.initial_backup: {self.initial_backup!r} is not an initial backup type; "
-                'allowed: "online" ("offline" once offline seeding exists)'
+                'allowed: "online", "offline"'
+            )
+        if self.initial_backup == "offline" and self.offline is None:
+            raise UsageError(
+                'policy.initial_backup: "offline" needs an [offline] table with staging = "PATH"'
+                ' (a local folder for the first backup) and import_job = "NAME"'
+            )
+        if self.initial_backup == "online" and self.offline is not None:
+            raise UsageError(
+                '[offline]: only with initial_backup = "offline"; remove the table or set'
+                ' policy.initial_backup = "offline"'
             )
         if not isinstance(self.start, date) or isinstance(self.start, datetime):
             raise UsageError(f"policy.start: {self.start!r} is not a date like 2026-12-07")

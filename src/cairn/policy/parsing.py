@@ -5,6 +5,7 @@
     [retention.daily] days   [retention.weekly] days_of_week, weeks
     [retention.monthly] days_of_month | weeks_of_month + days_of_week, months
     [retention.yearly]  months_of_year, days_of_month | weeks_of_month + days_of_week, years
+    [offline]     staging, import_job      (only with initial_backup = "offline")
 
 Names are as a user writes them: weekdays "mon".."sun", months "jan".."dec", weeks of month
 "first".."fourth" and "last", days of month 1..28 and "last" (names are read case-insensitively).
@@ -38,9 +39,11 @@ from cairn.policy.model import (
     WeeklyRule,
     YearlyRule,
 )
+from cairn.policy.offline import OfflineSeeding
 
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-_SECTIONS = ("policy", "schedule", "retention")
+_SECTIONS = ("policy", "schedule", "retention", "offline")
+_OFFLINE_KEYS = ("staging", "import_job")
 _POLICY_KEYS = ("items", "exclude", "timezone", "initial_backup", "start")
 _SCHEDULE_KEYS = ("frequency", "times", "days", "every_weeks")
 _RULE_KEYS = {
@@ -71,6 +74,14 @@ def policy_from_dict(data: Table, *, default_timezone: str, today: date) -> Poli
     retention = _retention(_table(data, "retention", ""), schedule)
     timezone = section.get("timezone", default_timezone)
     start = section.get("start", today)
+    offline = None
+    if "offline" in data:
+        table = _table(data, "offline", "")
+        _refuse_unknown(table, _OFFLINE_KEYS, "offline")
+        offline = OfflineSeeding(
+            staging=_string(_required(table, "staging", "offline"), "offline.staging"),
+            import_job=_string(_required(table, "import_job", "offline"), "offline.import_job"),
+        )
     return Policy(
         items=tuple(_strings(section, "items", "policy")),
         exclude=tuple(_strings(section, "exclude", "policy", required=False)),
@@ -79,6 +90,7 @@ def policy_from_dict(data: Table, *, default_timezone: str, today: date) -> Poli
         start=_date(start, "policy.start"),
         schedule=schedule,
         retention=retention,
+        offline=offline,
     )
 
 
@@ -114,7 +126,7 @@ def policy_to_json(policy: Policy) -> dict[str, object]:
     if r.yearly is not None:
         months = {"months_of_year": [MONTHS[m - 1] for m in r.yearly.months_of_year]}
         retention["yearly"] = months | _days_json(r.yearly) | {"years": r.yearly.years}
-    return {
+    doc: dict[str, object] = {
         "policy": {
             "items": list(policy.items),
             "exclude": list(policy.exclude),
@@ -125,6 +137,12 @@ def policy_to_json(policy: Policy) -> dict[str, object]:
         "schedule": schedule,
         "retention": retention,
     }
+    if policy.offline is not None:
+        doc["offline"] = {
+            "staging": policy.offline.staging,
+            "import_job": policy.offline.import_job,
+        }
+    return doc
 
 
 def policy_to_toml(policy: Policy) -> str:
@@ -132,6 +150,8 @@ def policy_to_toml(policy: Policy) -> str:
     data = policy_to_json(policy)
     lines: list[str] = []
     for name in _SECTIONS:
+        if name not in data:
+            continue
         section = cast(dict[str, object], data[name])
         if name == "retention":
             for rule, table in section.items():
