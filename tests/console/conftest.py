@@ -3,6 +3,8 @@ process, a temp CAIRN_HOME, a local vault) and Debian's Chromium driven by Playw
 for the whole run; a fresh browser context, so a fresh cookie jar, per test).
 
 `login(page)` opens the one-time URL `cairn console` prints, which lands on the dashboard.
+With CAIRN_CONSOLE_SHOTS=1, `shot(page, name)` saves the page as docs/console/<name>.png (the
+README's and docs' screenshots are taken by the tests, in the states they check).
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from tests.agent.conftest import AgentProcess
 from tests.cli.conftest import Cli
 
 CHROMIUM = "/usr/lib/chromium/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+def shot(page: Page, name: str) -> None:
+    if os.environ.get("CAIRN_CONSOLE_SHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
