@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -66,10 +67,15 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 class ConsoleAgent:
     """A running agent serving the console, and the `cairn` command line beside it."""
 
-    def __init__(self, cli: Cli, tmp: Path) -> None:
+    def __init__(self, cli: Cli, tmp: Path, *args: str) -> None:
         self.cli = cli
         self.tmp = tmp
-        self.process = AgentProcess(cli, "--no-setup")
+        self.args = args
+        self.process = AgentProcess(cli, "--no-setup", *args)
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = AgentProcess(self.cli, "--no-setup", *self.args)
 
     @property
     def url(self) -> str:
@@ -94,13 +100,20 @@ class ConsoleAgent:
                 proc.communicate()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def console_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleAgent]:
+    """The agent on a fixed port, so a restarted one answers the same pages."""
     tmp = tmp_path_factory.mktemp("console")
     cli = Cli(tmp / "home", env={"TZ": "UTC"})
     cli.run("vault", "create", str(tmp / "vault"))
     cli.run("register", str(tmp / "vault"), "--machine", "consolebox")
-    agent = ConsoleAgent(cli, tmp)
+    agent = ConsoleAgent(cli, tmp, "--port", str(free_port()))
     yield agent
     agent.stop()
 
