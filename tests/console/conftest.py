@@ -72,6 +72,7 @@ class ConsoleAgent:
         self.tmp = tmp
         self.args = args
         self.process = AgentProcess(cli, "--no-setup", *args)
+        self.output = ""  # what the stopped agents printed (stdout and stderr)
 
     def restart(self) -> None:
         self.stop()
@@ -94,10 +95,11 @@ class ConsoleAgent:
         if proc.poll() is None:
             proc.terminate()
             try:
-                proc.communicate(timeout=60)
+                out, err = proc.communicate(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
+                out, err = proc.communicate()
+            self.output += out + err
 
 
 def free_port() -> int:

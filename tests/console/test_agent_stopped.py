@@ -12,10 +12,15 @@ def test_the_page_says_the_agent_stopped_and_reconnects(
     console_agent: ConsoleAgent, console: Page
 ) -> None:
     banner = console.locator("#agent-down")
+    token = console_agent.login_url().split("token=", 1)[1]
+    console.goto(console_agent.url + "login?token=" + token)
     console.goto(console_agent.url + "jobs")
     expect(banner).to_be_hidden()
     console_agent.stop()
     expect(banner).to_be_visible(timeout=15_000)
+    # nothing the agent printed or logged names a login token or a page it served
+    assert token not in console_agent.output and "token=" not in console_agent.output
+    assert "GET /" not in console_agent.output, console_agent.output
     expect(banner).to_contain_text("The agent stopped or is not answering. Reconnecting")
     shot(console, "agent-stopped")
     console_agent.restart()
