@@ -161,7 +161,10 @@ def detail(request: Request) -> Response:
 
 def events(request: Request) -> Response:
     store = host(request).store
-    job_id = request.path_params["job_id"]
+    try:
+        job_id = store.find(request.path_params["job_id"]).id
+    except CairnError as e:
+        return Response(str(e), status_code=404, media_type="text/plain")
 
     def produce() -> tuple[str, Any, bool]:
         job = store.find(job_id)
