@@ -30,7 +30,11 @@ for _ in $(seq 1 300); do
 done
 
 step "the console: open this link in a browser (once, within 5 minutes; \`cairn console\` gives a new one)"
-"$CAIRN" console || echo "(no console link: exit code $?)"
+open_flag=""
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = Darwin ]; then
+    open_flag="--open"  # a desktop: the browser opens by itself (never a text browser on a server)
+fi
+"$CAIRN" console $open_flag || echo "(no console link: exit code $?)"
 
 step "the backup policy"
 "$CAIRN" policy show
