@@ -51,6 +51,9 @@ def test_back_up_now_with_a_retain_till_date(console_agent: ConsoleAgent, consol
     console.get_by_role("button", name="Next").click()
     expect(console.locator("#kept")).to_contain_text(f"kept through {until}")
     shot(console, "back-up-now-confirm")
+    console.get_by_role("link", name="Back", exact=True).click()  # and forth: the date is kept
+    expect(console.get_by_label("Retain till")).to_have_value(until)
+    console.get_by_role("button", name="Next").click()
     console.get_by_role("button", name="Back Up").click()
     expect(console.locator("#background")).to_contain_text("continues in the background")
     expect(console.locator("#p-state")).to_have_text("completed", timeout=60_000)

@@ -72,7 +72,7 @@ def _words(e: CairnError) -> str:
 
 
 def backup(request: Request) -> Response:
-    return _form(request)
+    return _form(request, request.query_params.get("retain_until", ""))
 
 
 async def confirm(request: Request) -> Response:
