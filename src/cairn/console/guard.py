@@ -14,7 +14,7 @@ The session goes into `request.state.session`.
 from __future__ import annotations
 
 import hmac
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,7 +83,7 @@ class Guard:
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
-        except Exception:
+        except CookieError:  # a malformed header: no session
             cookie = SimpleCookie()
         morsel = cookie.get(COOKIE)
         session = self.sessions.read(morsel.value if morsel else None)

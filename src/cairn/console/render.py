@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from cairn.agent.consolehost import ConsoleHost
 from cairn.console.session import Session
+from cairn.core.errors import CairnError
 from cairn.core.units import format_bitrate, format_bytes, format_duration
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -80,5 +81,5 @@ def page(
 def _machine(request: Request) -> str:
     try:
         return host(request).home.registration().machine
-    except Exception:
+    except CairnError:
         return "not registered"
