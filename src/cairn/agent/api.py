@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cairn.agent.jobstore import KINDS, JobNotFound, JobStore
 from cairn.agent.runner import Runner
 from cairn.core.errors import EXIT_USAGE, CairnError, UsageError
+from cairn.engine.restore_target import check_target
 
 log = logging.getLogger("cairn.agent")
 
@@ -90,11 +91,12 @@ def check_params(kind: str, params: Any) -> dict[str, Any]:
         out["paths"] = _strings(params, "paths")
         target = params.get("target")
         if target is not None:
-            out["target"] = str(target)
+            out["target"] = check_target(str(target))
         conflict = str(params.get("conflict") or "copy")
         if conflict not in CONFLICTS:
             raise UsageError(f"--conflict must be one of {', '.join(CONFLICTS)}")
         out["conflict"] = conflict
+        out["permissions"] = bool(params.get("permissions", True))
     elif kind == "prune":
         out["dry_run"] = bool(params.get("dry_run"))
         grace = params.get("grace_hours")

@@ -99,6 +99,7 @@ class EngineExecutor:
             p.get("target"),
             str(p.get("conflict") or "copy"),
             workers=self.workers,
+            permissions=bool(p.get("permissions", True)),
         )
         result = restore(repo, point, options, reporter)
         summary: dict[str, Any] = {"recovery_point": point.id, **asdict(result)}
