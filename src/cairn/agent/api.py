@@ -9,6 +9,7 @@ rebound DNS name.
     GET  /v1/jobs/{id}               one job (an id or a unique prefix)
     POST /v1/jobs                    {"kind": ..., "params": {...}} queues a job (on-demand)
     POST /v1/jobs/{id}/cancel        cancels a queued or running job
+    POST /v1/console/token           a one-time console login token (agent/logintokens.py)
 
 Errors are `{"error": message, "exit_code": n}` with 400 (bad input), 401, 404 or 500.
 """
@@ -31,6 +32,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn.agent.jobstore import KINDS, JobNotFound, JobStore
+from cairn.agent.logintokens import LIFETIME_S, LoginTokens
 from cairn.agent.runner import Runner
 from cairn.core.errors import EXIT_USAGE, CairnError, UsageError
 from cairn.engine.restore_target import check_target
@@ -120,7 +122,11 @@ def check_params(kind: str, params: Any) -> dict[str, Any]:
 
 
 def make_app(
-    runner: Runner, store: JobStore, secret: str, status: Callable[[], dict[str, Any]]
+    runner: Runner,
+    store: JobStore,
+    secret: str,
+    status: Callable[[], dict[str, Any]],
+    tokens: LoginTokens | None = None,
 ) -> Starlette:
     def error(e: CairnError) -> JSONResponse:
         code = 404 if isinstance(e, JobNotFound) else 400 if e.exit_code == EXIT_USAGE else 500
@@ -168,8 +174,14 @@ def make_app(
         except CairnError as e:
             return error(e)
 
+    def console_token(request: Request) -> Response:
+        if tokens is None:
+            return error(UsageError("this agent serves no console"))
+        return JSONResponse({"token": tokens.issue(), "expires_in_s": LIFETIME_S})
+
     routes = [
         Route("/v1/status", get_status),
+        Route("/v1/console/token", console_token, methods=["POST"]),
         Route("/v1/jobs", list_jobs, methods=["GET"]),
         Route("/v1/jobs", submit, methods=["POST"]),
         Route("/v1/jobs/{job_id}", get_job, methods=["GET"]),

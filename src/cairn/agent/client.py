@@ -18,7 +18,7 @@ from typing import Any
 from cairn.agent.jobstore import Job
 from cairn.core.errors import CairnError
 
-INFO_FILE = "agent.json"  # {"port": P, "pid": N, "started": ISO, "version": V}, 0600
+INFO_FILE = "agent.json"  # {"port", "pid", "started", "version", "console_url"}, 0600
 SECRET_FILE = "agent.secret"  # the bearer secret of the local API, 0600
 TIMEOUT_S = 10.0
 
@@ -101,3 +101,7 @@ class AgentClient:
 
     def cancel(self, job_id: str) -> Job:
         return Job.from_json(self._call("POST", f"/v1/jobs/{job_id}/cancel", {}))
+
+    def console_token(self) -> str:
+        """A one-time console login token (5 minutes, used once)."""
+        return str(self._call("POST", "/v1/console/token", {})["token"])

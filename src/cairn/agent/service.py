@@ -1,13 +1,15 @@
 """`cairn agent run`: the service. One per CAIRN_HOME.
 
     CAIRN_HOME/agent.lock     held (flock) while the agent runs: a second agent is refused (exit 11)
-    CAIRN_HOME/agent.json     {"port": P, "pid": N, "started": ISO, "version": V}     (0600)
+    CAIRN_HOME/agent.json     {"port", "pid", "started", "version", "console_url"}     (0600)
     CAIRN_HOME/agent.secret   the bearer secret of the local API, new at every start (0600)
     CAIRN_HOME/jobs.sqlite    the job history (agent/jobstore.py), kept `HISTORY` long
 
 At start, jobs a killed agent left running or queued are marked failed. Then three threads: the
 local API (uvicorn, 127.0.0.1), the runner (one job at a time) and the caller's, which runs the
-scheduler loop until `stop` is set (SIGTERM or SIGINT). Stopping cancels the running job, which
+scheduler loop until `stop` is set (SIGTERM or SIGINT). The server answers the API under `/v1`
+and, when the starting command passes a console factory (`agent/consolehost.py`), the console at
+every other path (`console_url` in agent.json). Stopping cancels the running job, which
 stops at its next safe point and is marked cancelled; the vault stays consistent.
 """
 
@@ -26,12 +28,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn import __version__
 from cairn.agent.api import make_app
 from cairn.agent.client import INFO_FILE, SECRET_FILE
+from cairn.agent.consolehost import ConsoleFactory, ConsoleHost
 from cairn.agent.execute import EngineExecutor
 from cairn.agent.jobstore import JobStore, stamp, unstamp
+from cairn.agent.logintokens import LoginTokens
 from cairn.agent.runner import Executor, Runner
 from cairn.agent.scheduler import Scheduler
 from cairn.core.clock import Clock
@@ -55,6 +60,7 @@ class Agent:
         port: int = 0,
         executor: Executor | None = None,
         history: timedelta = HISTORY,
+        console: ConsoleFactory | None = None,
     ) -> None:
         self.home = home
         self.clock = clock
@@ -65,6 +71,8 @@ class Agent:
         self._server: uvicorn.Server | None = None
         self._http: threading.Thread | None = None
         self._executor = executor
+        self._console = console
+        self.tokens = LoginTokens()
         self.store: JobStore | None = None
         self.runner: Runner | None = None
         self.scheduler: Scheduler | None = None
@@ -123,8 +131,21 @@ class Agent:
             ) from None
         sock.listen(64)
         self.port = sock.getsockname()[1]
-        app = make_app(runner, store, secret, self.status)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        api = make_app(runner, store, secret, self.status, self.tokens)
+        console = None
+        if self._console is not None:
+            host = ConsoleHost(
+                self.home, self.clock, store, runner, self.tokens, self.status, self.stop_event
+            )
+            console = self._console(host)
+        # No access log: a login URL carries a one-time token (it is redeemed and redirected away).
+        config = uvicorn.Config(
+            _Root(api, console),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+        )
         self._server = uvicorn.Server(config)
         server = self._server
         self._http = threading.Thread(
@@ -137,6 +158,7 @@ class Agent:
             "pid": os.getpid(),
             "started": now.isoformat(),
             "version": __version__,
+            "console_url": f"http://127.0.0.1:{self.port}/" if console is not None else None,
         }
         write_private(self.home.path / INFO_FILE, json.dumps(info).encode() + b"\n")
         log.info("agent listening on 127.0.0.1:%d (CAIRN_HOME %s)", self.port, self.home.path)
@@ -212,6 +234,21 @@ class Agent:
             "queued": len(self.store.jobs(status="queued")),
             "last_failure": failed[0].to_json() if failed else None,
         }
+
+
+class _Root:
+    """The API under /v1, the console (if any) everywhere else."""
+
+    def __init__(self, api: ASGIApp, console: ASGIApp | None) -> None:
+        self.api = api
+        self.console = console
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if self.console is None or path == "/v1" or path.startswith("/v1/"):
+            await self.api(scope, receive, send)
+        else:
+            await self.console(scope, receive, send)
 
 
 def _holder(home: Home) -> str:

@@ -14,6 +14,7 @@ from cairn.agent.client import AgentClient
 from cairn.agent.firststart import first_start
 from cairn.agent.service import Agent
 from cairn.cli import context, render
+from cairn.console.app import create_app
 from cairn.core.units import format_bytes
 
 
@@ -44,7 +45,8 @@ def run(port: int, no_setup: bool) -> None:
     )
     home = context.home()
     clock = context.clock()
-    service = Agent(home, clock, port=port)
+    # The composition point: the agent serves the console's app (the console sits above it).
+    service = Agent(home, clock, port=port, console=create_app)
 
     def setup() -> None:
         if no_setup:
@@ -78,6 +80,7 @@ def run(port: int, no_setup: bool) -> None:
     click.echo(
         f"agent running on 127.0.0.1:{service.port} (CAIRN_HOME {home.path}); Ctrl-C stops it"
     )
+    click.echo("the console: `cairn console --open` gives a login link")
     service.run()
     click.echo("agent stopped")
 

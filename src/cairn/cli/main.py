@@ -28,6 +28,7 @@ COMMANDS = {
     "repair": "cairn.cli.repair_cmd:repair",
     "jobs": "cairn.cli.jobs_cmd:jobs",
     "agent": "cairn.cli.agent_cmd:agent",
+    "console": "cairn.cli.console_cmd:console",
     "throttle": "cairn.cli.throttle_cmd:throttle",
     "passphrase": "cairn.cli.passphrase_cmd:passphrase",
 }

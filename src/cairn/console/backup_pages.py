@@ -1,0 +1,16 @@
+"""Back Up Now (/backup): a placeholder until the page is built (docs/console.md)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from cairn.console.render import page
+
+
+def backup(request: Request) -> Response:
+    return page(request, "placeholder.html", title="Back Up Now", active="/backup")
+
+
+routes: list[BaseRoute] = [Route("/backup", backup)]

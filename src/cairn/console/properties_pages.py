@@ -1,0 +1,16 @@
+"""Change Properties (/properties): a placeholder until the page is built (docs/console.md)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from cairn.console.render import page
+
+
+def properties(request: Request) -> Response:
+    return page(request, "placeholder.html", title="Change Properties", active="/properties")
+
+
+routes: list[BaseRoute] = [Route("/properties", properties)]

@@ -1,0 +1,16 @@
+"""Recover Data (/recover): a placeholder until the page is built (docs/console.md)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from cairn.console.render import page
+
+
+def recover(request: Request) -> Response:
+    return page(request, "placeholder.html", title="Recover Data", active="/recover")
+
+
+routes: list[BaseRoute] = [Route("/recover", recover)]

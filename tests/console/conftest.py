@@ -1,0 +1,110 @@
+"""The console in a real browser: one real agent per test module (`cairn agent run` in its own
+process, a temp CAIRN_HOME, a local vault) and Debian's Chromium driven by Playwright (one browser
+for the whole run; a fresh browser context, so a fresh cookie jar, per test).
+
+`login(page)` opens the one-time URL `cairn console` prints, which lands on the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.agent.conftest import AgentProcess
+from tests.cli.conftest import Cli
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def base_url() -> str | None:
+    """Replaces pytest-playwright's own, which pytest 9 warns about (warnings are errors here)."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1200, "height": 800}}
+
+
+class ConsoleAgent:
+    """A running agent serving the console, and the `cairn` command line beside it."""
+
+    def __init__(self, cli: Cli, tmp: Path) -> None:
+        self.cli = cli
+        self.tmp = tmp
+        self.process = AgentProcess(cli, "--no-setup")
+
+    @property
+    def url(self) -> str:
+        return str(json.loads((self.cli.home / "agent.json").read_text())["console_url"])
+
+    @property
+    def port(self) -> int:
+        return int(json.loads((self.cli.home / "agent.json").read_text())["port"])
+
+    def login_url(self) -> str:
+        """What `cairn console` prints: a one-time URL."""
+        return self.cli.run("console").stdout.strip()
+
+    def stop(self) -> None:
+        proc = self.process.proc
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def console_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleAgent]:
+    tmp = tmp_path_factory.mktemp("console")
+    cli = Cli(tmp / "home")
+    cli.run("vault", "create", str(tmp / "vault"))
+    cli.run("register", str(tmp / "vault"), "--machine", "consolebox")
+    agent = ConsoleAgent(cli, tmp)
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture
+def login(console_agent: ConsoleAgent) -> Callable[[Page], Page]:
+    def go(page: Page) -> Page:
+        page.goto(console_agent.login_url())
+        page.wait_for_url(console_agent.url)
+        return page
+
+    return go
+
+
+@pytest.fixture
+def console(page: Page, login: Callable[[Page], Page]) -> Page:
+    """A browser page logged in to the console, on the dashboard."""
+    return login(page)

@@ -1,0 +1,99 @@
+"""The console's gate over real HTTP against a real agent: sessions, the one-time login token,
+CSRF and the Host check (console/guard.py)."""
+
+from __future__ import annotations
+
+import http.client
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.console.conftest import ConsoleAgent
+
+
+def request(
+    agent: ConsoleAgent,
+    method: str,
+    path: str,
+    *,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=10)
+    all_headers = {"Host": f"127.0.0.1:{agent.port}", **(headers or {})}
+    if body is not None:
+        all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        conn.request(method, path, body=body, headers=all_headers)
+        response = conn.getresponse()
+        response.read()
+        return response
+    finally:
+        conn.close()
+
+
+def session_cookie(agent: ConsoleAgent) -> str:
+    response = request(agent, "GET", agent.login_url().split(str(agent.port), 1)[1])
+    assert response.status == 303 and response.getheader("Location") == "/"
+    cookie = response.getheader("Set-Cookie") or ""
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie, cookie
+    return cookie.split(";", 1)[0]
+
+
+def test_no_session_is_sent_to_login(console_agent: ConsoleAgent, page: Page) -> None:
+    page.goto(console_agent.url + "jobs")
+    expect(page).to_have_url(console_agent.url + "login")
+    expect(page.get_by_text("cairn console --open")).to_be_visible()
+
+
+def test_the_login_url_lands_on_the_dashboard_without_the_token(
+    console_agent: ConsoleAgent, page: Page
+) -> None:
+    page.goto(console_agent.login_url())
+    expect(page).to_have_url(console_agent.url)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    cookies = page.context.cookies()
+    assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [
+        ("cairn_session", True, "Strict")
+    ]
+
+
+def test_a_used_token_is_refused(console_agent: ConsoleAgent, page: Page) -> None:
+    url = console_agent.login_url()
+    page.goto(url)
+    expect(page).to_have_url(console_agent.url)
+    page.context.clear_cookies()
+    response = page.goto(url)
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("used already")
+    page.goto(console_agent.url)
+    expect(page).to_have_url(console_agent.url + "login")
+
+
+def test_a_wrong_token_is_refused(console_agent: ConsoleAgent) -> None:
+    good = console_agent.login_url()
+    wrong = re.sub(r"token=.", "token=-", good)
+    assert request(console_agent, "GET", "/login?" + wrong.split("?", 1)[1]).status == 403
+
+
+def test_a_post_without_the_csrf_token_is_refused(console_agent: ConsoleAgent) -> None:
+    cookie = session_cookie(console_agent)
+    assert (
+        request(console_agent, "POST", "/backup", body="x=1", headers={"Cookie": cookie}).status
+        == 403
+    )
+    assert (
+        request(
+            console_agent, "POST", "/backup", body="csrf=forged", headers={"Cookie": cookie}
+        ).status
+        == 403
+    )
+    assert request(console_agent, "POST", "/backup", body="x=1").status == 403  # no session
+
+
+def test_a_foreign_host_is_refused(console_agent: ConsoleAgent) -> None:
+    cookie = session_cookie(console_agent)
+    for host in ("evil.example", "evil.example:80", f"127.0.0.1.evil.example:{console_agent.port}"):
+        response = request(console_agent, "GET", "/", headers={"Host": host, "Cookie": cookie})
+        assert response.status == 403, host
+    assert request(console_agent, "GET", "/", headers={"Cookie": cookie}).status == 200
