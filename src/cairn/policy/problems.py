@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 _EXCLUSION = "exclusion pattern "
-_FIELD = re.compile(r"\[?((?:policy|schedule|retention)(?:\.[a-z_]+)*)\]?: ")
+_FIELD = re.compile(r"\[?((?:policy|schedule|retention|offline)(?:\.[a-z_]+)*)\]?: ")
 
 
 @dataclass(frozen=True, slots=True)
