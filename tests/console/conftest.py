@@ -86,7 +86,7 @@ class ConsoleAgent:
 @pytest.fixture(scope="module")
 def console_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleAgent]:
     tmp = tmp_path_factory.mktemp("console")
-    cli = Cli(tmp / "home")
+    cli = Cli(tmp / "home", env={"TZ": "UTC"})
     cli.run("vault", "create", str(tmp / "vault"))
     cli.run("register", str(tmp / "vault"), "--machine", "consolebox")
     agent = ConsoleAgent(cli, tmp)

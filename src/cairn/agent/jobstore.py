@@ -158,7 +158,7 @@ class Job:
         )
 
 
-def _job(row: sqlite3.Row) -> Job:
+def job_from_row(row: sqlite3.Row) -> Job:
     def when(key: str) -> datetime | None:
         return unstamp(row[key]) if row[key] else None
 
@@ -277,7 +277,7 @@ class JobStore:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobNotFound(f"no job {job_id!r}: see `cairn jobs`")
-        return _job(row)
+        return job_from_row(row)
 
     def find(self, spec: str) -> Job:
         """A job by its id or a unique prefix of it."""
@@ -292,7 +292,7 @@ class JobStore:
             raise JobNotFound(f"no job {spec!r}: see `cairn jobs`")
         if len(rows) > 1:
             raise UsageError(f"{spec!r} names more than one job: give more characters")
-        return _job(rows[0])
+        return job_from_row(rows[0])
 
     def jobs(self, status: str | None = None, last: int | None = None) -> list[Job]:
         """Jobs, newest first; `status` filters by state, `last` keeps the newest N."""
@@ -311,14 +311,19 @@ class JobStore:
             args.append(last)
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
+
+    def read(self, sql: str, args: list[Any]) -> list[sqlite3.Row]:
+        """Rows of a read-only query (agent/jobquery.py builds them); `job_from_row` makes jobs."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
 
     def next_queued(self) -> Job | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT * FROM jobs WHERE state = 'queued' ORDER BY created, id LIMIT 1"
             ).fetchone()
-        return _job(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
 
     def running(self) -> list[Job]:
         return self.jobs(status="running")

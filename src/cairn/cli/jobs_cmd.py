@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from cairn.agent.jobcsv import csv_lines, duration_s
 from cairn.agent.jobstore import STATES, Job, JobStore
 from cairn.cli import context, follow, render
 from cairn.core.errors import CairnError, UsageError
 from cairn.core.units import format_bytes, format_duration
-
-CSV_FIELDS = (
-    "id",
-    "kind",
-    "trigger",
-    "state",
-    "created",
-    "started",
-    "finished",
-    "duration_s",
-    "slot",
-    "recovery_point",
-    "files_done",
-    "bytes_done",
-    "bytes_stored",
-    "warnings",
-    "error",
-)
 
 
 def _history(status: str | None, last: int | None) -> list[Job]:
@@ -57,11 +39,7 @@ def _one(spec: str) -> Job:
         store.close()
 
 
-def _duration(job: Job) -> float | None:
-    if job.started is None:
-        return None
-    end = job.finished or datetime.now(job.started.tzinfo)
-    return (end - job.started).total_seconds()
+_duration = duration_s
 
 
 def _local(moment: datetime | None) -> str:
@@ -200,30 +178,7 @@ def export(csv_file: Path, status: str | None, last: int | None) -> None:
     found = _history(status, last)
     try:
         with csv_file.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(CSV_FIELDS)
-            for j in found:
-                p = j.progress or {}
-                took = _duration(j)
-                writer.writerow(
-                    [
-                        j.id,
-                        j.kind,
-                        j.trigger,
-                        j.state,
-                        j.created.isoformat(),
-                        j.started.isoformat() if j.started else "",
-                        j.finished.isoformat() if j.finished else "",
-                        f"{took:.3f}" if took is not None else "",
-                        j.slot or "",
-                        j.recovery_point or "",
-                        p.get("files_done", ""),
-                        p.get("bytes_done", ""),
-                        p.get("bytes_stored", ""),
-                        j.warnings_total,
-                        j.error or "",
-                    ]
-                )
+            out.writelines(csv_lines(found))
     except OSError as e:
         raise CairnError(f"cannot write {csv_file}: {e.strerror}") from None
     click.echo(f"wrote {len(found)} job(s) to {csv_file}")

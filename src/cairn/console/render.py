@@ -4,6 +4,7 @@ filled in. `host(request)` is the agent's `ConsoleHost` (store, runner, home, cl
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,21 @@ from starlette.templating import Jinja2Templates
 
 from cairn.agent.consolehost import ConsoleHost
 from cairn.console.session import Session
+from cairn.core.units import format_bitrate, format_bytes, format_duration
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+TEMPLATES.env.filters.update(
+    bytes=lambda n: format_bytes(float(n or 0)),
+    bitrate=lambda n: format_bitrate(int(n)) if n else "no limit",
+    duration=lambda s: format_duration(float(s)) if s is not None else "-",
+    local=_local,
+)
 
 # (path, label): the left nav, in MARS's order of Actions.
 NAV = [
