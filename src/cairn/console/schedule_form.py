@@ -171,6 +171,10 @@ def from_policy(policy: Policy) -> Values:
         "every_weeks": [str(schedule.get("every_weeks", 1))],
         "browse": [_folder_of(list(section["items"]))],
     }
+    offline = doc.get("offline")  # issue 11's [offline] table, when the policy has one
+    if isinstance(offline, dict):
+        fields["staging"] = [str(offline.get("staging", ""))]
+        fields["import_job"] = [str(offline.get("import_job", ""))]
     for i, t in enumerate(schedule["times"], start=1):
         fields[f"time{i}"] = [t]
     # Values for rules not in the policy still fill their boxes (cleared), as MARS shows them.
