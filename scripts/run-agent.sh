@@ -6,7 +6,8 @@
 # in CAIRN_HOME/passphrase, mode 0600) and applies the default policy: your home folder without
 # caches, daily at 21:00, kept 30 days, Sundays' kept 12 weeks. Then this script shows the policy
 # and its next runs, runs a Back Up Now through the agent with live progress (Ctrl-C offers to let
-# it go on in the background), lists the jobs, and leaves the agent running until Ctrl-C.
+# it go on in the background), lists the jobs, and leaves the agent running until Ctrl-C. It prints
+# a login link to the console first: everything that follows can be done from the browser too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAIRN=${CAIRN:-$PWD/.venv/bin/cairn}
@@ -27,6 +28,9 @@ for _ in $(seq 1 300); do
     kill -0 "$agent" 2>/dev/null || { wait "$agent"; exit $?; }
     sleep 0.1
 done
+
+step "the console: open this link in a browser (once, within 5 minutes; \`cairn console\` gives a new one)"
+"$CAIRN" console || echo "(no console link: exit code $?)"
 
 step "the backup policy"
 "$CAIRN" policy show

@@ -3,6 +3,8 @@ process, a temp CAIRN_HOME, a local vault) and Debian's Chromium driven by Playw
 for the whole run; a fresh browser context, so a fresh cookie jar, per test).
 
 `login(page)` opens the one-time URL `cairn console` prints, which lands on the dashboard.
+With CAIRN_CONSOLE_SHOTS=1, `shot(page, name)` saves the page as docs/console/<name>.png (the
+README's and docs' screenshots are taken by the tests, in the states they check).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,15 @@ from tests.agent.conftest import AgentProcess
 from tests.cli.conftest import Cli
 
 CHROMIUM = "/usr/lib/chromium/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+def shot(page: Page, name: str) -> None:
+    if os.environ.get("CAIRN_CONSOLE_SHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -55,10 +67,16 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 class ConsoleAgent:
     """A running agent serving the console, and the `cairn` command line beside it."""
 
-    def __init__(self, cli: Cli, tmp: Path) -> None:
+    def __init__(self, cli: Cli, tmp: Path, *args: str) -> None:
         self.cli = cli
         self.tmp = tmp
-        self.process = AgentProcess(cli, "--no-setup")
+        self.args = args
+        self.process = AgentProcess(cli, "--no-setup", *args)
+        self.output = ""  # what the stopped agents printed (stdout and stderr)
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = AgentProcess(self.cli, "--no-setup", *self.args)
 
     @property
     def url(self) -> str:
@@ -77,19 +95,27 @@ class ConsoleAgent:
         if proc.poll() is None:
             proc.terminate()
             try:
-                proc.communicate(timeout=60)
+                out, err = proc.communicate(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
+                out, err = proc.communicate()
+            self.output += out + err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def console_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleAgent]:
+    """The agent on a fixed port, so a restarted one answers the same pages."""
     tmp = tmp_path_factory.mktemp("console")
     cli = Cli(tmp / "home", env={"TZ": "UTC"})
     cli.run("vault", "create", str(tmp / "vault"))
     cli.run("register", str(tmp / "vault"), "--machine", "consolebox")
-    agent = ConsoleAgent(cli, tmp)
+    agent = ConsoleAgent(cli, tmp, "--port", str(free_port()))
     yield agent
     agent.stop()
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cairn.agent.jobstore import JobStore
-from tests.console.conftest import ConsoleAgent
+from tests.console.conftest import ConsoleAgent, shot
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -47,8 +47,9 @@ def history(console_agent: ConsoleAgent) -> dict[str, str]:
 
 
 def test_the_history_is_paged(console_agent: ConsoleAgent, console: Page) -> None:
-    console.get_by_role("link", name="Jobs").click()
+    console.get_by_role("navigation", name="Actions").get_by_role("link", name="Jobs").click()
     expect(console.locator("#count")).to_have_text("Jobs 1-50 of 128, newest first.")
+    shot(console, "jobs")
     expect(console.locator("#jobs tbody tr")).to_have_count(50)
     console.get_by_role("link", name="Older").click()
     expect(console.locator("#count")).to_have_text("Jobs 51-100 of 128, newest first.")
@@ -90,6 +91,7 @@ def test_details_show_each_files_warning(
     expect(rows.nth(0)).to_contain_text("/home/ann/locked.db")
     expect(rows.nth(0)).to_contain_text("permission denied")
     expect(console.get_by_role("button", name="Cancel job")).to_have_count(0)
+    shot(console, "job-details")
 
 
 def test_export_csv_of_the_filter(console_agent: ConsoleAgent, console: Page) -> None:
@@ -101,3 +103,25 @@ def test_export_csv_of_the_filter(console_agent: ConsoleAgent, console: Page) ->
     assert rows[0][:4] == ["id", "kind", "trigger", "state"]
     assert len(rows) == 8 and {r[1] for r in rows[1:]} == {"check"}
     assert {r[-1] for r in rows[1:]} == {"pack 0a1b missing"}
+
+
+def test_missed_scheduled_backups_make_the_stale_warning(
+    console_agent: ConsoleAgent, console: Page
+) -> None:
+    store = JobStore.in_home(console_agent.cli.home)
+    now = datetime.now(UTC)
+    try:
+        store.record_slot("2026-01-01T21:00 UTC", now - timedelta(days=3), "succeeded")
+        store.record_slot("2026-01-02T21:00 UTC", now - timedelta(days=2), "failed")
+        store.record_slot("2026-01-03T21:00 UTC", now - timedelta(days=1), "missed")
+    finally:
+        store.close()
+    console.reload()
+    expect(console.locator("#stale")).to_contain_text(
+        "the backups are stale: the last scheduled backup that succeeded ran at"
+    )
+    expect(console.locator("#stale")).to_contain_text(
+        "2 scheduled backups since then failed or were missed"
+    )
+    out = console_agent.cli.run("agent", "status").stdout
+    assert "2 scheduled backups since then failed or were missed" in out

@@ -8,7 +8,7 @@ import json
 
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import ConsoleAgent
+from tests.console.conftest import ConsoleAgent, shot
 
 
 def shown(agent: ConsoleAgent) -> dict[str, object]:
@@ -30,6 +30,7 @@ def test_change_throttling(console_agent: ConsoleAgent, console: Page) -> None:
     console.get_by_label("Time zone of the work hours").fill("Europe/Berlin")
     console.get_by_role("button", name="Save").click()
     expect(console.locator("#saved")).to_contain_text("Throttling saved")
+    shot(console, "change-properties")
     doc = shown(console_agent)
     assert doc["enabled"] is True
     assert (doc["work_hours"], doc["work_days"], doc["timezone"]) == (
@@ -58,6 +59,7 @@ def test_a_rate_outside_the_range_is_refused_in_place(
     )
     expect(console.get_by_label("Work hours bandwidth usage", exact=True)).to_have_value("100")
     expect(console.get_by_label("Start time")).to_have_value("07:00")  # nothing typed is lost
+    shot(console, "change-properties-refused")
     console.get_by_label("Non-work hours bandwidth usage").fill("2000")
     console.get_by_label("Work hours bandwidth usage", exact=True).fill("1")
     console.get_by_label("Work hours rate unit", exact=True).select_option("Mbps")

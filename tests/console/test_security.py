@@ -8,6 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.agent.conftest import wait_for
 from tests.console.conftest import ConsoleAgent
 
 
@@ -97,3 +98,19 @@ def test_a_foreign_host_is_refused(console_agent: ConsoleAgent) -> None:
         response = request(console_agent, "GET", "/", headers={"Host": host, "Cookie": cookie})
         assert response.status == 403, host
     assert request(console_agent, "GET", "/", headers={"Cookie": cookie}).status == 200
+
+
+def test_console_open_hands_the_url_to_a_browser(console_agent: ConsoleAgent) -> None:
+    seen = console_agent.tmp / "opened.txt"
+    browser = console_agent.tmp / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {seen}\n')
+    browser.chmod(0o755)
+    proc = console_agent.cli.run(
+        "console", "--open", env=console_agent.cli.environ(BROWSER=f"{browser} %s")
+    )
+    url = proc.stdout.strip()
+    assert url.startswith(console_agent.url + "login?token=")
+    assert "works once, for 5 minutes" in proc.stderr
+    assert wait_for(lambda: seen.exists() and seen.read_text()) == url
+    cookie = request(console_agent, "GET", url.split(str(console_agent.port), 1)[1])
+    assert cookie.status == 303  # the opened URL logs in (once)

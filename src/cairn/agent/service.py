@@ -35,6 +35,7 @@ from cairn.agent.api import make_app
 from cairn.agent.client import INFO_FILE, SECRET_FILE
 from cairn.agent.consolehost import ConsoleFactory, ConsoleHost
 from cairn.agent.execute import EngineExecutor
+from cairn.agent.health import stale_warning
 from cairn.agent.jobsecrets import JobSecrets
 from cairn.agent.jobstore import JobStore, stamp, unstamp
 from cairn.agent.logintokens import LoginTokens
@@ -239,6 +240,7 @@ class Agent:
             "running": running[0].to_json() if running else None,
             "queued": len(self.store.jobs(status="queued")),
             "last_failure": failed[0].to_json() if failed else None,
+            "stale": stale_warning(self.store, self.clock.now()),
         }
 
 

@@ -117,6 +117,8 @@ def status(json_output: bool) -> None:
     else:
         click.echo("running:  nothing")
     click.echo(f"queued:   {doc.get('queued', 0)} job(s)")
+    if doc.get("stale"):
+        click.echo(f"warning:  {doc['stale']}")
     failed = doc.get("last_failure")
     if failed:
         when = failed.get("finished") or failed.get("created")

@@ -23,7 +23,13 @@ from cairn.console.forms import MAX_FORM_BYTES, parse_form
 from cairn.console.session import COOKIE, Sessions
 
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
-OPEN_PATHS = ("/login", "/static/")
+
+
+def is_open(path: str) -> bool:
+    """The paths served without a session: the login page and the static files."""
+    return path == "/login" or path.startswith("/static/")
+
+
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 HEADERS = [
     (b"referrer-policy", b"no-referrer"),
@@ -83,7 +89,7 @@ class Guard:
         session = self.sessions.read(morsel.value if morsel else None)
         scope.setdefault("state", {})["session"] = session
         method = scope["method"]
-        if session is None and not path.startswith(OPEN_PATHS):
+        if session is None and not is_open(path):
             if method in ("GET", "HEAD"):
                 await refuse(RedirectResponse("/login", status_code=303))
             else:
@@ -91,7 +97,7 @@ class Guard:
                     PlainTextResponse("refused: no session; log in again", status_code=403)
                 )
             return
-        if method in UNSAFE and not path.startswith(OPEN_PATHS):
+        if method in UNSAFE and not is_open(path):
             assert session is not None
             body, receive = await _buffer(receive)
             if body is None:

@@ -17,6 +17,7 @@ document.addEventListener("DOMContentLoaded", function () {
       state.textContent = v.state;
       state.className = "state-" + v.state;
       document.getElementById("p-bar").value = v.percent;
+      set("percent", v.percent + "%");
       if (v.done) {
         source.close();
         window.location.reload();
