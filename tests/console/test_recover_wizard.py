@@ -15,8 +15,7 @@ from playwright.sync_api import Page, expect
 
 from cairn.engine.credentials import VaultCredentials, write_file
 from tests.cli.conftest import Cli
-from tests.console.conftest import ConsoleAgent
-from tests.console.test_schedule_wizard import shot
+from tests.console.conftest import ConsoleAgent, shot
 from tests.tmpfs import tmpfs
 
 LAPTOP_PASSPHRASE = "the laptop's own passphrase"

@@ -5,20 +5,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.console.conftest import ConsoleAgent
-
-
-def shot(page: Page, name: str) -> None:
-    """With CAIRN_CONSOLE_SCREENSHOTS=DIR, keep a screenshot of the page (docs/console/)."""
-    folder = os.environ.get("CAIRN_CONSOLE_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+from tests.console.conftest import ConsoleAgent, shot
 
 
 def next_page(page: Page) -> None:
@@ -32,7 +23,9 @@ def test_the_seed_policy_is_scheduled_through_every_page(
     (data / "docs").mkdir(parents=True, exist_ok=True)
     (data / "docs" / "a.txt").write_text("a")
     page = console
-    page.get_by_role("link", name="Schedule Backup").click()
+    page.get_by_role("navigation", name="Actions").get_by_role(
+        "link", name="Schedule Backup"
+    ).click()
     expect(page.get_by_role("heading", name="1. Select items to back up")).to_be_visible()
     page.get_by_label("Open folder").fill(str(console_agent.tmp))
     page.get_by_role("button", name="Open", exact=True).click()
