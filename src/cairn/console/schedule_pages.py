@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,7 +30,6 @@ from cairn.core.errors import CairnError, UsageError
 from cairn.engine import settings
 from cairn.engine.folders import FolderListing, list_folder
 from cairn.engine.session import open_repository
-from cairn.fs.timezone import machine_timezone
 from cairn.policy import LAST, MONTHS, WEEKDAYS, Policy, policy_to_toml, retention_preview
 from cairn.policy.problems import PolicyProblem, problem_of
 
@@ -50,27 +49,17 @@ _ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswit
 def _placed(problem: PolicyProblem | None, step: str) -> str:
     if problem is None or problem.field is None:
         return "top"
-    best = ""
-    for group in GROUPS[step]:
-        if (problem.field == group or problem.field.startswith(group + ".")) and len(group) > len(
-            best
-        ):
-            best = group
-    return best or "top"
+    field = problem.field
+    naming = [g for g in GROUPS[step] if field == g or field.startswith(g + ".")]
+    return max(naming, key=len, default="top")
 
 
-def _now_in(zone: str) -> datetime:
-    try:
-        return datetime.now(ZoneInfo(zone))
-    except (KeyError, ValueError, OSError):
-        return datetime.now().astimezone()
-
-
-def _validate(values: sf.Values) -> tuple[Policy | None, PolicyProblem | None]:
-    zone = values.get("timezone") or machine_timezone()
+def _validate(values: sf.Values, now: datetime) -> tuple[Policy | None, PolicyProblem | None]:
+    """What `policy set` would set (its `today` too: the machine's local date, from the agent's
+    clock), or the refusal and its field."""
     try:
         policy = settings.validate_policy(
-            sf.to_tables(values), _now_in(zone).date(), allow_missing=values.on("allow_missing")
+            sf.to_tables(values), now.astimezone().date(), allow_missing=values.on("allow_missing")
         )
     except UsageError as e:
         return None, problem_of(str(e))
@@ -115,8 +104,7 @@ def _render(
     if step == "schedule":
         context["zones"] = _ZONES
     if step == "confirm" and policy is not None:
-        start = _now_in(policy.timezone)
-        preview = retention_preview(policy, start)
+        preview = retention_preview(policy, host(request).clock.now().astimezone(policy.zone))
         context["chart"] = draw(preview)
         context["toml"] = policy_to_toml(policy)
         context["policy"] = policy
@@ -168,7 +156,7 @@ async def schedule(request: Request) -> Response:
         return _render(request, step, values)
     if action == "back":
         return _render(request, sf.STEPS[max(index - 1, 0)], values)
-    policy, problem = await run_in_threadpool(_validate, values)
+    policy, problem = await run_in_threadpool(_validate, values, host(request).clock.now())
     if problem is not None:
         where = sf.step_of(problem.field, step)
         if action == "finish" or sf.STEPS.index(where) <= index:
