@@ -21,8 +21,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
+from cairn.core.clock import SystemClock
+from cairn.engine.home import Home
+from cairn.engine.session import create_vault, register
 from tests.agent.conftest import AgentProcess
-from tests.cli.conftest import Cli
+from tests.cli.conftest import PASSPHRASE, Cli
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
@@ -90,6 +93,10 @@ class ConsoleAgent:
         """What `cairn console` prints: a one-time URL."""
         return self.cli.run("console").stdout.strip()
 
+    def quick_login_url(self) -> str:
+        """The same URL from the agent's API in this process (no `cairn` start-up)."""
+        return f"{self.url}login?token={self.process.client.console_token()}"
+
     def stop(self) -> None:
         proc = self.process.proc
         if proc.poll() is None:
@@ -113,8 +120,9 @@ def console_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleA
     """The agent on a fixed port, so a restarted one answers the same pages."""
     tmp = tmp_path_factory.mktemp("console")
     cli = Cli(tmp / "home", env={"TZ": "UTC"})
-    cli.run("vault", "create", str(tmp / "vault"))
-    cli.run("register", str(tmp / "vault"), "--machine", "consolebox")
+    clock = SystemClock()
+    create_vault(str(tmp / "vault"), clock)
+    register(Home(cli.home), str(tmp / "vault"), clock, machine="consolebox", passphrase=PASSPHRASE)
     agent = ConsoleAgent(cli, tmp, "--port", str(free_port()))
     yield agent
     agent.stop()
@@ -123,7 +131,7 @@ def console_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleA
 @pytest.fixture
 def login(console_agent: ConsoleAgent) -> Callable[[Page], Page]:
     def go(page: Page) -> Page:
-        page.goto(console_agent.login_url())
+        page.goto(console_agent.quick_login_url())
         page.wait_for_url(console_agent.url)
         return page
 

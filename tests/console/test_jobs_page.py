@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,3 +126,12 @@ def test_missed_scheduled_backups_make_the_stale_warning(
     )
     out = console_agent.cli.run("agent", "status").stdout
     assert "2 scheduled backups since then failed or were missed" in out
+
+
+def test_the_cli_filters_by_kind_as_the_page_does(console_agent: ConsoleAgent) -> None:
+    shown = json.loads(console_agent.cli.run("jobs", "--kind", "check", "--json").stdout)
+    assert len(shown) == 7 and {j["kind"] for j in shown} == {"check"}
+    out = console_agent.tmp / "checks.csv"
+    console_agent.cli.run("jobs", "export", "--csv", str(out), "--kind", "prune", "--last", "60")
+    rows = list(csv.reader(io.StringIO(out.read_text())))
+    assert len(rows) == 61 and {r[1] for r in rows[1:]} == {"prune"}

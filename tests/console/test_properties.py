@@ -77,3 +77,4 @@ def test_throttling_off_and_the_machine_tab(console_agent: ConsoleAgent, console
     console.get_by_role("link", name="Machine").click()
     expect(console.locator("main")).to_contain_text("consolebox")
     expect(console.locator("main")).to_contain_text(str(console_agent.cli.home))
+    shot(console, "change-properties-machine")

@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.agent.conftest import wait_for
-from tests.console.conftest import ConsoleAgent
+from tests.console.conftest import ConsoleAgent, shot
 
 
 def request(
@@ -45,6 +45,7 @@ def test_no_session_is_sent_to_login(console_agent: ConsoleAgent, page: Page) ->
     page.goto(console_agent.url + "jobs")
     expect(page).to_have_url(console_agent.url + "login")
     expect(page.get_by_text("cairn console --open")).to_be_visible()
+    shot(page, "login")
 
 
 def test_the_login_url_lands_on_the_dashboard_without_the_token(

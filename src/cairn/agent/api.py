@@ -5,7 +5,7 @@ and its Host must be the loopback address, so a web page cannot reach the agent 
 rebound DNS name.
 
     GET  /v1/status                  the agent: pid, version, machine, the running job
-    GET  /v1/jobs?status=S&last=N    jobs, newest first
+    GET  /v1/jobs?status=S&kind=K&last=N    jobs, newest first
     GET  /v1/jobs/{id}               one job (an id or a unique prefix)
     POST /v1/jobs                    {"kind": ..., "params": {...}} queues a job (on-demand)
     POST /v1/jobs/{id}/cancel        cancels a queued or running job
@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cairn.agent.jobquery import JobFilter, iter_jobs
 from cairn.agent.jobstore import KINDS, JobNotFound, JobStore
 from cairn.agent.logintokens import LIFETIME_S, LoginTokens
 from cairn.agent.runner import Runner
@@ -156,7 +157,9 @@ def make_app(
         try:
             last_text = request.query_params.get("last")
             last = int(last_text) if last_text else None
-            jobs = store.jobs(request.query_params.get("status") or None, last)
+            q = request.query_params
+            f = JobFilter(kind=q.get("kind") or None, state=q.get("status") or None)
+            jobs = list(iter_jobs(store, f, last))
         except ValueError:
             return error(UsageError("last must be a whole number"))
         except CairnError as e:

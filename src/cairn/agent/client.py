@@ -90,10 +90,14 @@ class AgentClient:
     def job(self, job_id: str) -> Job:
         return Job.from_json(self._call("GET", f"/v1/jobs/{job_id}"))
 
-    def jobs(self, status: str | None = None, last: int | None = None) -> list[Job]:
+    def jobs(
+        self, status: str | None = None, last: int | None = None, kind: str | None = None
+    ) -> list[Job]:
         query = []
         if status:
             query.append(f"status={urllib.parse.quote(status)}")
+        if kind:
+            query.append(f"kind={urllib.parse.quote(kind)}")
         if last is not None:
             query.append(f"last={int(last)}")
         path = "/v1/jobs" + ("?" + "&".join(query) if query else "")

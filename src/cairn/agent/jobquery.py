@@ -1,8 +1,10 @@
-"""One page of the job history, filtered by kind, state and time: what the console's Jobs page and
-`GET /v1/jobs` show, newest first, without loading the whole history."""
+"""The job history filtered by kind, state and time, newest first: one page at a time
+(`find_jobs`, the console's Jobs page) or every match a page at a time (`iter_jobs`: `cairn jobs`,
+`GET /v1/jobs`, the CSV exports), never the whole history at once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,6 +74,20 @@ def find_jobs(store: JobStore, f: JobFilter, offset: int = 0, limit: int = 50) -
         [*args, limit, offset],
     )
     return JobPage([job_from_row(r) for r in rows], total, offset, limit)
+
+
+def iter_jobs(store: JobStore, f: JobFilter, last: int | None = None) -> Iterator[Job]:
+    """Every job matching `f` (at most `last`), newest first, read a page at a time."""
+    if last is not None and last < 1:
+        raise UsageError(f"--last {last}: give a number of jobs of at least 1")
+    offset = 0
+    while last is None or offset < last:
+        limit = MAX_PAGE if last is None else min(MAX_PAGE, last - offset)
+        batch = find_jobs(store, f, offset, limit)
+        yield from batch.jobs
+        if not batch.has_next:
+            return
+        offset += len(batch.jobs)
 
 
 def last_of_each_kind(store: JobStore) -> dict[str, Job]:

@@ -9,20 +9,21 @@ from typing import Any
 import click
 
 from cairn.agent.jobcsv import csv_lines, duration_s
-from cairn.agent.jobstore import STATES, Job, JobStore
+from cairn.agent.jobquery import JobFilter, iter_jobs
+from cairn.agent.jobstore import KINDS, STATES, Job, JobStore
 from cairn.cli import context, follow, render
 from cairn.core.errors import CairnError, UsageError
 from cairn.core.units import format_bytes, format_duration
 
 
-def _history(status: str | None, last: int | None) -> list[Job]:
+def _history(status: str | None, last: int | None, kind: str | None = None) -> list[Job]:
     home = context.home()
     client = follow.agent(home)
     if client is not None:
-        return client.jobs(status, last)
+        return client.jobs(status, last, kind)
     store = JobStore.in_home(home.path)
     try:
-        return store.jobs(status, last)
+        return list(iter_jobs(store, JobFilter(kind=kind, state=status), last))
     finally:
         store.close()
 
@@ -66,18 +67,22 @@ def _what(job: Job) -> str:
 
 status_option = click.option("--status", type=click.Choice(STATES), help="Only jobs in this state.")
 last_option = click.option("--last", type=click.IntRange(1), help="Only the newest N jobs.")
+kind_option = click.option("--kind", type=click.Choice(KINDS), help="Only jobs of this kind.")
 
 
 @click.group(invoke_without_command=True)
 @status_option
+@kind_option
 @last_option
 @click.option("--json", "json_output", is_flag=True, help="Print the jobs as JSON.")
 @click.pass_context
-def jobs(ctx: click.Context, status: str | None, last: int | None, json_output: bool) -> None:
+def jobs(
+    ctx: click.Context, status: str | None, kind: str | None, last: int | None, json_output: bool
+) -> None:
     """List jobs, newest first (backup, restore, prune, check)."""
     if ctx.invoked_subcommand is not None:
         return
-    found = _history(status, last)
+    found = _history(status, last, kind)
     if json_output:
         render.emit_json([j.to_json() for j in found])
         return
@@ -172,10 +177,11 @@ def cancel(job_id: str) -> None:
     help="Write the jobs to this CSV file.",
 )
 @status_option
+@kind_option
 @last_option
-def export(csv_file: Path, status: str | None, last: int | None) -> None:
+def export(csv_file: Path, status: str | None, kind: str | None, last: int | None) -> None:
     """Export the job history as CSV."""
-    found = _history(status, last)
+    found = _history(status, last, kind)
     try:
         with csv_file.open("w", newline="", encoding="utf-8") as out:
             out.writelines(csv_lines(found))

@@ -11,8 +11,8 @@ from markupsafe import Markup, escape
 from cairn.core.units import format_bytes
 from cairn.engine.overview import HistoryPoint
 
-WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 70, 50, 16, 34
+WIDTH, HEIGHT = 460, 210
+LEFT, RIGHT, TOP, BOTTOM = 84, 44, 18, 38
 
 
 def _x(t: datetime, first: datetime, span: float) -> float:
@@ -51,13 +51,13 @@ def history_chart(history: Sequence[HistoryPoint]) -> Markup:
         f'<line x1="{WIDTH - RIGHT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#8a96a3"/>',
         f'<polyline fill="none" stroke="#0b62a4" stroke-width="2.5" points="{stored}"/>',
         f'<polyline fill="none" stroke="#d9822b" stroke-width="2" stroke-dasharray="5 3" points="{counts}"/>',
-        f'<text x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end" font-size="11" fill="#0b62a4">'
+        f'<text x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end" font-size="14" fill="#0b62a4">'
         f"{escape(format_bytes(top_bytes))}</text>",
-        f'<text x="{LEFT - 6}" y="{base}" text-anchor="end" font-size="11" fill="#0b62a4">0</text>',
-        f'<text x="{WIDTH - RIGHT + 6}" y="{TOP + 4}" font-size="11" fill="#d9822b">{top_points}</text>',
-        f'<text x="{WIDTH - RIGHT + 6}" y="{base}" font-size="11" fill="#d9822b">0</text>',
-        f'<text x="{LEFT}" y="{HEIGHT - 14}" font-size="11" fill="#5b6775">{first.astimezone():%Y-%m-%d}</text>',
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 14}" text-anchor="end" font-size="11" fill="#5b6775">'
+        f'<text x="{LEFT - 6}" y="{base}" text-anchor="end" font-size="14" fill="#0b62a4">0</text>',
+        f'<text x="{WIDTH - RIGHT + 6}" y="{TOP + 4}" font-size="14" fill="#d9822b">{top_points}</text>',
+        f'<text x="{WIDTH - RIGHT + 6}" y="{base}" font-size="14" fill="#d9822b">0</text>',
+        f'<text x="{LEFT}" y="{HEIGHT - 12}" font-size="14" fill="#5b6775">{first.astimezone():%Y-%m-%d}</text>',
+        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 12}" text-anchor="end" font-size="14" fill="#5b6775">'
         f"{last.astimezone():%Y-%m-%d}</text>",
         "</svg>",
     ]

@@ -1,7 +1,8 @@
 """Server-Sent Events: `stream(request, produce)` answers `text/event-stream`, calling `produce()`
 (in a thread: it may read the job history) every `every_s` and sending each new value as one
 event; `produce` returns `(event name, JSON-able data, last)`; the stream ends after `last`, when
-the browser goes away, or when the agent stops (the browser's EventSource then reconnects)."""
+the browser goes away, or when the agent stops (the browser's EventSource then reconnects).
+A `CairnError` from `produce` ends the stream with a `gone` event carrying its message."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from cairn.console.render import host
+from cairn.core.errors import CairnError
 
 Produce = Callable[[], tuple[str, Any, bool]]
 RETRY_MS = 2000
@@ -29,7 +31,11 @@ def stream(request: Request, produce: Produce, every_s: float = 0.5) -> Streamin
         previous: str | None = None
         quiet = 0.0
         while not stopping.is_set():
-            name, data, last = await run_in_threadpool(produce)
+            try:
+                name, data, last = await run_in_threadpool(produce)
+            except CairnError as e:  # the job went (purged), the history cannot be read
+                yield f"event: gone\ndata: {json.dumps(str(e))}\n\n"
+                return
             text = json.dumps(data, default=str)
             if text != previous:
                 previous, quiet = text, 0.0

@@ -5,7 +5,6 @@ the same rows as `cairn jobs export --csv`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +14,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from cairn.agent.jobcsv import csv_lines
-from cairn.agent.jobquery import JobFilter, find_jobs
+from cairn.agent.jobquery import JobFilter, find_jobs, iter_jobs
 from cairn.agent.jobstore import KINDS, STATES, Job
 from cairn.console.events import stream
 from cairn.console.render import host, page
@@ -86,19 +85,8 @@ def export(request: Request) -> Response:
         f, _ = _filter(request)
     except CairnError as e:
         return Response(str(e), status_code=400, media_type="text/plain")
-    store = host(request).store
-
-    def every() -> Iterator[Job]:  # a page at a time, so memory stays small
-        offset = 0
-        while True:
-            batch = find_jobs(store, f, offset, 500)
-            yield from batch.jobs
-            if not batch.has_next:
-                return
-            offset += len(batch.jobs)
-
     return StreamingResponse(
-        csv_lines(every()),
+        csv_lines(iter_jobs(host(request).store, f)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="cairn-jobs.csv"'},
     )
@@ -161,7 +149,10 @@ def detail(request: Request) -> Response:
 
 def events(request: Request) -> Response:
     store = host(request).store
-    job_id = request.path_params["job_id"]
+    try:
+        job_id = store.find(request.path_params["job_id"]).id
+    except CairnError as e:
+        return Response(str(e), status_code=404, media_type="text/plain")
 
     def produce() -> tuple[str, Any, bool]:
         job = store.find(job_id)

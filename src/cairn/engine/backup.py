@@ -159,6 +159,7 @@ class _Backup:
         self.batches = 0
         self.refs = 0
         self.pending: dict[int, tuple[Entry, _Dir, bytes]] = {}
+        self.partly_read: dict[int, int] = {}  # ref -> bytes counted before its result came
         self.links: dict[tuple[int, int], tuple[int | None, Entry]] = {}
         self.followers: dict[int, list[tuple[Entry, _Dir]]] = {}
         self.trees = repo.pack_writer()
@@ -338,6 +339,10 @@ class _Backup:
             for r in msg[2]:
                 self.read_done(r)
             self.report()
+        elif msg[0] == "read":  # a large file, part read
+            self.partly_read[msg[1]] = self.partly_read.get(msg[1], 0) + msg[2]
+            self.progress.bytes_done += msg[2]
+            self.report()
 
     def report(self) -> None:
         self.progress.limit_bps = current_limit_bps(self.repo.store)
@@ -358,7 +363,7 @@ class _Backup:
             self.links[link] = (None, e)  # later names of this inode copy it at once
         shown = os.fsdecode(path)
         self.progress.files_done += 1
-        self.progress.bytes_done += r.size
+        self.progress.bytes_done += r.size - self.partly_read.pop(r.ref, 0)
         self.progress.current = shown
         if r.error is not None:
             e["skip"] = True

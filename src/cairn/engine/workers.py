@@ -9,6 +9,8 @@ stored twice (the index keeps one; prune reclaims the other).
 
 Messages from a worker (on one queue):
     ("files", batch, [FileResult, ...])  a batch is done
+    ("read", ref, bytes)                 a large file's bytes read since the last report, while it
+                                        is read (progress; the file's result still counts whole)
     ("pack", PackInfo)                  a pack was uploaded
     ("done", worker)                    flushed its last pack and stopped
     ("error", worker, exit code, text)  a vault-side failure: the parent stops the job
@@ -42,6 +44,7 @@ from cairn.vault.vaultfile import StoreConfig
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 # Packs in flight per worker for a remote vault (a local one keeps one: the disk is the bound).
 REMOTE_UPLOADS = 3
+READ_REPORT_BYTES = 32 << 20  # a file being read reports its progress every this many bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,11 +194,16 @@ class _Worker:
         with io.FileIO(fd, "rb", closefd=True) as f:
             st0 = os.fstat(fd)
             result = FileResult(task.ref, [], 0, st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino)
+            unreported = 0
             try:
                 bounded = cast(BinaryIO, Bounded(f, st0.st_size))
                 for chunk in self.chunker.chunks(bounded, st0.st_size):
                     self._store_chunk(chunk, result)
                     result.size += len(chunk)
+                    unreported += len(chunk)
+                    if unreported >= READ_REPORT_BYTES:
+                        self.results.put(("read", task.ref, unreported))
+                        unreported = 0
             except OSError as e:
                 return FileResult(task.ref, [], 0, 0, 0, 0, error=f"read failed: {e.strerror}")
             st1 = os.fstat(fd)
