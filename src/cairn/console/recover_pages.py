@@ -37,6 +37,8 @@ from cairn.engine.session import open_repository
 from cairn.fs.timezone import machine_timezone
 from cairn.vault.points import RecoveryPoint
 
+SHOWN = 2000  # entries of one folder on the page; search finds the others
+
 STEPS = ("source", "point", "items", "options", "confirm")
 TITLES = {
     "source": "Getting started: recover from which machine",
@@ -199,7 +201,8 @@ def _tree(source: Source, point: RecoveryPoint, v: Values) -> dict[str, Any]:
     at = v.get("at") or _start_folder(point)
     out: dict[str, Any] = {"at": at, "parent": None if at == "/" else os.path.dirname(at)}
     try:
-        out["entries"] = list_folder(source.repo, point, at)
+        entries = list_folder(source.repo, point, at)
+        out["entries"], out["more"] = entries[:SHOWN], max(len(entries) - SHOWN, 0)
     except CairnError as e:
         out["entries"], out["tree_problem"] = [], str(e)
     if v.get("q").strip():
