@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -36,6 +37,8 @@ from cairn.agent.jobstore import KINDS, JobNotFound, JobStore
 from cairn.agent.logintokens import LIFETIME_S, LoginTokens
 from cairn.agent.runner import Runner
 from cairn.core.errors import EXIT_USAGE, CairnError, UsageError
+from cairn.engine.restore_target import check_target
+from cairn.vault.layout import machine_name
 
 log = logging.getLogger("cairn.agent")
 
@@ -69,6 +72,18 @@ def _strings(params: dict[str, Any], key: str) -> list[str]:
     return list(value)
 
 
+def _source(source: Any) -> dict[str, str]:
+    """Another machine's store for a restore: the vault credentials file, the machine, and the
+    reference of its passphrase in the agent's memory (agent/jobsecrets.py)."""
+    keys = ("credentials_file", "machine", "passphrase_ref")
+    if not isinstance(source, dict) or set(source) != set(keys):
+        raise UsageError(f"source must be an object with {', '.join(keys)}")
+    if not all(isinstance(source[k], str) and source[k] for k in keys):
+        raise UsageError(f"source: {', '.join(keys)} must be non-empty strings")
+    return {"credentials_file": os.path.abspath(source["credentials_file"]),
+            "machine": machine_name(source["machine"]), "passphrase_ref": source["passphrase_ref"]}  # fmt: skip
+
+
 def check_params(kind: str, params: Any) -> dict[str, Any]:
     """The parameters of a new job, checked now rather than when it runs."""
     if kind not in KINDS:
@@ -93,11 +108,15 @@ def check_params(kind: str, params: Any) -> dict[str, Any]:
         out["paths"] = _strings(params, "paths")
         target = params.get("target")
         if target is not None:
-            out["target"] = str(target)
+            out["target"] = check_target(str(target))
         conflict = str(params.get("conflict") or "copy")
         if conflict not in CONFLICTS:
             raise UsageError(f"--conflict must be one of {', '.join(CONFLICTS)}")
         out["conflict"] = conflict
+        out["permissions"] = bool(params.get("permissions", True))
+        source = params.get("source")
+        if source is not None:
+            out["source"] = _source(source)
     elif kind == "prune":
         out["dry_run"] = bool(params.get("dry_run"))
         grace = params.get("grace_hours")

@@ -3,7 +3,9 @@
     backup   `engine.ondemand.back_up`, the path the CLI's own process takes too: the policy's
              items (or the job's paths); scheduled and late backups fill their slot; an on-demand
              one may substitute for a failed slot (DESIGN.md, policy/substitution)
-    restore  a recovery point's paths, to their place or under a target, with a conflict rule
+    restore  a recovery point's paths, to their place or under a target, with a conflict rule;
+             with a `source` (a vault credentials file, a machine, the reference of its
+             passphrase in `JobSecrets`), another machine's point, as `restore --machine` does
     prune    the recovery points the policy lets expire, then the data no point needs
     check    the structure, and the packs of `subset` N/M when given
 
@@ -16,8 +18,10 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from cairn.agent.jobsecrets import JobSecrets
 from cairn.agent.jobstore import Job, JobStore
 from cairn.agent.runner import Outcome
 from cairn.core.clock import Clock
@@ -27,6 +31,7 @@ from cairn.core.errors import (
     BlobNotFound,
     CairnError,
     Interrupted,
+    UsageError,
 )
 from cairn.core.events import Reporter
 from cairn.engine import settings
@@ -34,6 +39,7 @@ from cairn.engine.check import check
 from cairn.engine.expiry import deletion_reasons
 from cairn.engine.home import Home
 from cairn.engine.ondemand import BackupRequest, back_up, missing_items_message
+from cairn.engine.other_machine import open_machine
 from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy, prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.engine.session import open_repository
@@ -43,18 +49,28 @@ log = logging.getLogger("cairn.agent")
 
 
 class EngineExecutor:
-    def __init__(self, home: Home, clock: Clock, store: JobStore, workers: int = 2) -> None:
+    def __init__(
+        self,
+        home: Home,
+        clock: Clock,
+        store: JobStore,
+        workers: int = 2,
+        secrets: JobSecrets | None = None,
+    ) -> None:
         self.home = home
         self.clock = clock
         self.store = store
         self.workers = workers
+        self.secrets = secrets if secrets is not None else JobSecrets()
 
     def __call__(self, job: Job, reporter: Reporter) -> Outcome:
         repo = open_repository(self.home, self.clock)
         reporter.stop_if_cancelled()
         run = getattr(self, f"_{job.kind}")
+        source = job.params.get("source") if job.kind == "restore" else None
         try:
-            outcome: Outcome = run(repo, job, reporter)
+            work = self._other_machine(source) if source else repo
+            outcome: Outcome = run(work, job, reporter)
         except CairnError as e:
             state = "cancelled" if isinstance(e, Interrupted) else "failed"
             self._save_summary(repo, job, Outcome(state, str(e), e.exit_code))
@@ -102,6 +118,18 @@ class EngineExecutor:
             result=summary,
         )
 
+    def _other_machine(self, source: dict[str, Any]) -> Repository:
+        """Another machine's store, for a restore of its point (its passphrase in memory only)."""
+        passphrase = self.secrets.take(str(source.get("passphrase_ref")))
+        if passphrase is None:
+            raise UsageError(
+                f"the passphrase of machine {source.get('machine')!r} is no longer in the agent's"
+                " memory (the agent restarted since the restore was asked for): start it again"
+            )
+        return open_machine(
+            Path(str(source["credentials_file"])), str(source["machine"]), passphrase, self.clock
+        )
+
     def _restore(self, repo: Repository, job: Job, reporter: Reporter) -> Outcome:
         p = job.params
         point = repo.find_point(str(p.get("point") or "latest"))
@@ -110,6 +138,9 @@ class EngineExecutor:
             p.get("target"),
             str(p.get("conflict") or "copy"),
             workers=self.workers,
+            # Another machine's point: no device nodes, set-id bits or capabilities (as the CLI).
+            restore_special=not p.get("source"),
+            permissions=bool(p.get("permissions", True)),
         )
         result = restore(repo, point, options, reporter)
         summary: dict[str, Any] = {"recovery_point": point.id, **asdict(result)}

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cairn.agent.jobsecrets import JobSecrets
 from cairn.agent.jobstore import Job, JobStore
 from cairn.core.clock import Clock
 from cairn.core.errors import EXIT_INTERRUPTED, CairnError, Interrupted
@@ -103,8 +104,10 @@ class Runner:
         execute: Executor,
         clock: Clock,
         after_job: Callable[[Job], None] | None = None,
+        secrets: JobSecrets | None = None,
     ) -> None:
         self.store = store
+        self.secrets = secrets if secrets is not None else JobSecrets()  # agent/jobsecrets.py
         self.execute = execute
         self.clock = clock
         self.after_job = after_job

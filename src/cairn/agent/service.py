@@ -36,6 +36,7 @@ from cairn.agent.client import INFO_FILE, SECRET_FILE
 from cairn.agent.consolehost import ConsoleFactory, ConsoleHost
 from cairn.agent.execute import EngineExecutor
 from cairn.agent.health import stale_warning
+from cairn.agent.jobsecrets import JobSecrets
 from cairn.agent.jobstore import JobStore, stamp, unstamp
 from cairn.agent.logintokens import LoginTokens
 from cairn.agent.runner import Executor, Runner
@@ -116,8 +117,13 @@ class Agent:
             log.warning("job %s was left unfinished by a stopped agent: marked failed", job_id[:8])
         store.purge(now - self.history)
         store.set_meta("purged", stamp(now))
-        executor = self._executor or EngineExecutor(self.home, self.clock, store)
-        runner = self.runner = Runner(store, executor, self.clock, after_job=self._after_job)
+        job_secrets = JobSecrets()
+        executor = self._executor or EngineExecutor(
+            self.home, self.clock, store, secrets=job_secrets
+        )
+        runner = self.runner = Runner(
+            store, executor, self.clock, after_job=self._after_job, secrets=job_secrets
+        )
         self.scheduler = Scheduler(
             store,
             runner,

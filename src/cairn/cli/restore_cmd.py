@@ -111,6 +111,13 @@ def ls(
     help="With --machine OTHER: also restore device nodes, setuid/setgid bits and file"
     " capabilities as stored (withheld by default from another machine's point).",
 )
+@click.option(
+    "--no-permissions",
+    "no_permissions",
+    is_flag=True,
+    help="Give restored files this machine's default permissions (no owner, ACLs or recorded"
+    ' mode), as MARS does without "restore ACL permissions".',
+)
 @click.option("--json", "json_output", is_flag=True, help="Print the result as JSON.")
 @context.passphrase_option
 def restore(
@@ -120,6 +127,7 @@ def restore(
     conflict: str,
     machine: str | None,
     restore_special: bool,
+    no_permissions: bool,
     json_output: bool,
     passphrase_file: Path | None,
 ) -> None:
@@ -135,6 +143,7 @@ def restore(
             "paths": [os.path.abspath(p) for p in paths],
             "target": os.path.abspath(target) if target is not None else None,
             "conflict": conflict,
+            "permissions": not no_permissions,
         }
         done = follow.run(
             home, "restore", params, json_output, context.given_passphrase(passphrase_file)
@@ -155,7 +164,11 @@ def restore(
         point_id = point.id
         own = repo.machine == home.registration().machine
         options = RestoreOptions(
-            list(paths), target, conflict, restore_special=restore_special or own
+            list(paths),
+            target,
+            conflict,
+            restore_special=restore_special or own,
+            permissions=not no_permissions,
         )
         with render.reporter(context.interactive(json_output)) as reporter:
             result = run_restore(repo, point, options, reporter)

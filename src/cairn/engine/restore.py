@@ -29,6 +29,7 @@ from cairn.engine.restore_plan import (
     RestoreOptions,
     RestoreResult,
 )
+from cairn.engine.restore_target import check_target
 from cairn.fs.metadata import apply_metadata_fd
 from cairn.fs.safety import create_new, remove_stale_temps
 from cairn.storage.throttled import current_limit_bps
@@ -242,7 +243,7 @@ def restore(
     if options.conflict not in CONFLICTS:
         raise UsageError(f"--conflict must be one of {', '.join(CONFLICTS)}")
     if options.target is not None:
-        dest_root = os.fsencode(os.path.abspath(options.target))
+        dest_root = os.fsencode(check_target(options.target))
         try:
             os.makedirs(dest_root, exist_ok=True)
         except OSError as e:

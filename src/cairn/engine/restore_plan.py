@@ -43,6 +43,10 @@ class RestoreOptions:
     # False for another machine's point: no device nodes, setuid/setgid or file capabilities
     # (engine/special.py); the CLI's --restore-special sets it True.
     restore_special: bool = True
+    # False: the restored entries take this machine's defaults instead of the recorded
+    # permissions: no owner set, no ACLs (the POSIX ACL xattrs), and mode 0666/0777 (0777 also for
+    # a file that was executable) less this process's umask. MARS's "restore ACL permissions".
+    permissions: bool = True
 
 
 @dataclass
@@ -71,6 +75,23 @@ class PlannedFile:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+ACL_XATTRS = ("system.posix_acl_access", "system.posix_acl_default")
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it (Linux's /proc; elsewhere set and put back)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _open_nofollow(path: str | bytes, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -93,7 +114,8 @@ class Planner:
         self.options = options
         self.reporter = reporter
         self.when = point.time.astimezone()
-        self.set_owner = os.geteuid() == 0
+        self.set_owner = os.geteuid() == 0 and options.permissions
+        self.umask = current_umask()
         self.result = RestoreResult()
         self.special = SpecialFilter(options.restore_special)
         # Files and folders planned, against twice what the point recorded (plus room for the
@@ -339,6 +361,19 @@ class Planner:
         """What the fs layer's metadata appliers take, from a tree entry (less what the special
         filter withholds)."""
         shown = os.fsdecode(path)
+        if not self.options.permissions:
+            full = node.kind == "dir" or node.mode & 0o111
+            xattrs = {k: v for k, v in node.xattrs.items() if k not in ACL_XATTRS}
+            return {
+                "mode": (0o777 if full else 0o666) & ~self.umask,
+                "mtime_ns": node.mtime_ns,
+                "uid": node.uid,
+                "gid": node.gid,
+                "user": node.user,
+                "group": node.group,
+                "xattrs": self.special.xattrs(xattrs, shown),
+                "set_owner": False,
+            }
         return {
             "mode": self.special.mode(node.kind, node.mode, shown),
             "mtime_ns": node.mtime_ns,

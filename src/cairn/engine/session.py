@@ -110,6 +110,15 @@ def create_vault(
     return info
 
 
+def check_vault_id(given: VaultCredentials, info: VaultInfo, source: Path | None) -> None:
+    """Refuse a vault credentials file whose vault id is not that of the vault it names."""
+    if given.vault_id != info.vault_id:
+        raise UsageError(
+            f"{source} is for vault {given.vault_id}, but the vault at {given.vault} is"
+            f" {info.vault_id}: it was created again or the file is for another vault"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Registered:
     machine: str
@@ -146,11 +155,8 @@ def register(
     check_credentials(location, secrets)
     vault = Vault(open_vault_store(location, secrets or None), clock)
     info = vault.info()
-    if given is not None and given.vault_id != info.vault_id:
-        raise UsageError(
-            f"{credentials_file} is for vault {given.vault_id}, but the vault at {location} is"
-            f" {info.vault_id}: it was created again or the file is for another vault"
-        )
+    if given is not None:
+        check_vault_id(given, info, credentials_file)
     name = machine_name(machine or socket.gethostname())
     now = clock.now()
     if vault.has_machine(name):

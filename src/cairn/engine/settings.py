@@ -35,6 +35,15 @@ def policy_from_flags(data: dict[str, object], today: date) -> Policy:
     return policy
 
 
+def validate_policy(data: dict[str, object], today: date, *, allow_missing: bool = False) -> Policy:
+    """The policy `policy set` would set from these tables (the policy file's shape), with its
+    checks and its words: `UsageError` (`cairn.policy.problems.problem_of` names its field)."""
+    policy = policy_from_flags(data, today)
+    if not allow_missing:
+        check_items(policy)
+    return policy
+
+
 def check_exclusions(policy: Policy) -> None:
     """A bad pattern is refused when the policy is set, not at 3 a.m. (UsageError names it)."""
     Exclusions(list(policy.exclude))

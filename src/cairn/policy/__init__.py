@@ -9,10 +9,12 @@ the semantics with worked examples.
 - `parsing`: `parse_policy` (the TOML file), `policy_from_dict`, `policy_to_toml`,
   `policy_to_json`, `policy_from_json`.
 - `schedule`: `Slot`, `Run`, `next_runs`, `runs_after`, `runs_between`, `iter_runs`, `runs_on`.
-- `retention`: `PointFacts`, `expiry`, `rules_matching`, `rules_keeping`, `alive`, `expired`,
+- `retention`: `PointFacts`, `expiry`, `rules_matching`, `rules_keeping`, `keeping_until`, `alive`, `expired`,
   `rules_for_day`.
 - `substitution`: `SlotOutcome`, `substitute_for` (which failed slot Back Up Now replaces).
 - `simulation`: `simulate`, `SimulationResult`, `SimulatedPoint`.
+- `preview`: `retention_preview` (points alive over the next years by the rule keeping each, for
+  the Schedule Backup wizard's chart), `RetentionPreview`, `PreviewSample`.
 - `limits`: the ranges, `MAX_POINTS`, `worst_case_points`.
 - `wallclock`: `resolve` (local time to instant across DST), `add_months`, `end_of_day`.
 - `throttle`: `Throttle` (work hours, work days, two rates), `parse_rate`, `throttle_from_flags`,
@@ -42,12 +44,14 @@ from cairn.policy.parsing import (
     policy_to_json,
     policy_to_toml,
 )
+from cairn.policy.preview import PreviewSample, RetentionPreview, retention_preview
 from cairn.policy.retention import (
     PointFacts,
     Trigger,
     alive,
     expired,
     expiry,
+    keeping_until,
     rules_for_day,
     rules_keeping,
     rules_matching,
@@ -82,7 +86,9 @@ __all__ = [
     "Outcome",
     "PointFacts",
     "Policy",
+    "PreviewSample",
     "Retention",
+    "RetentionPreview",
     "Run",
     "Schedule",
     "SimulatedPoint",
@@ -99,6 +105,7 @@ __all__ = [
     "format_work_days",
     "format_work_hours",
     "iter_runs",
+    "keeping_until",
     "next_runs",
     "parse_policy",
     "parse_rate",
@@ -108,6 +115,7 @@ __all__ = [
     "policy_to_toml",
     "rate_at",
     "resolve",
+    "retention_preview",
     "rules_for_day",
     "rules_keeping",
     "rules_matching",

@@ -106,6 +106,11 @@ def rules_keeping(facts: PointFacts, policy: Policy, now: datetime) -> list[str]
     return [name for name, until in _reasons(facts, policy) if name and utc(until) > utc(now)]
 
 
+def keeping_until(facts: PointFacts, policy: Policy) -> list[tuple[str, datetime]]:
+    """Each name from `rules_matching` with the instant it stops keeping the point."""
+    return [(name, until) for name, until in _reasons(facts, policy) if name]
+
+
 def expiry(facts: PointFacts, policy: Policy) -> datetime:
     """The instant the point stops being kept, aware (see the module doc)."""
     return max((until for _, until in _reasons(facts, policy)), key=utc)
