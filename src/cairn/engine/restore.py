@@ -2,7 +2,8 @@
 under a target folder.
 
 Planning (folders, names, conflicts, what the vault may not make us do) is `restore_plan.py`; this
-module writes the files it lists, opened with O_EXCL|O_NOFOLLOW under fresh names. Data is
+module writes the files it lists, opened with O_EXCL|O_NOFOLLOW under fresh names, each relative
+to its folder's descriptor (`fs/folders.py`: no path a local user could swap is resolved). Data is
 read pack by pack on a few threads (zstd and the disk release the GIL); each blob is authenticated and
 its keyed hash checked before a byte of it is written. A file whose data is damaged is removed and
 reported by path (exit 14), never left silently wrong. Every file is written under a temporary
@@ -29,6 +30,7 @@ from cairn.engine.restore_plan import (
     RestoreOptions,
     RestoreResult,
 )
+from cairn.fs.folders import Folder, Folders
 from cairn.fs.metadata import apply_metadata_fd
 from cairn.fs.safety import create_new, remove_stale_temps
 from cairn.storage.throttled import current_limit_bps
@@ -52,11 +54,6 @@ def _outermost(paths: list[str]) -> list[str]:
     return out
 
 
-def _reopen(path: bytes) -> int:
-    """Open a file this restore created, to write more of it (never through a symlink)."""
-    return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-
-
 def _all_zero(data: bytes) -> bool:
     """Whether a chunk holds only zero bytes (checked cheaply at its ends first)."""
     return data[:1] == b"\0" and data[-1:] == b"\0" and data.count(0) == len(data)
@@ -65,29 +62,41 @@ def _all_zero(data: bytes) -> bool:
 class _Restorer(Planner):
     """Writes what the planner listed, pack by pack, then links, damage and folder metadata."""
 
+    def open_file(self, f: PlannedFile) -> None:
+        """Open (the first time: create) the file's temporary, relative to its folder."""
+        with self.folders.held(f.folder) as dfd:
+            if f.created:
+                f.fd = os.open(f.temp, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            else:
+                f.fd = create_new(f.temp, dfd)
+                f.created = True
+
     def complete(self, f: PlannedFile) -> None:
         """All chunks written (or the file is damaged): metadata, close, rename into place."""
         if f.damaged:
             if f.fd >= 0:
                 os.close(f.fd)
                 f.fd = -1
-            try:
-                os.unlink(f.write_to)
-            except FileNotFoundError:
-                pass
+            if f.created:
+                with self.folders.held(f.folder) as dfd:
+                    try:
+                        os.unlink(f.temp, dir_fd=dfd)
+                    except FileNotFoundError:
+                        pass
             return
         if f.fd < 0:
-            f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
+            self.open_file(f)
         node = f.node
         try:
             os.ftruncate(f.fd, f.length)  # the length, holes at the end included
-            problems = apply_metadata_fd(f.fd, f.dest, **self.metadata(node, f.dest))
+            problems = apply_metadata_fd(f.fd, os.fsencode(f.shown), **self.metadata(node, f.shown))
         finally:
             os.close(f.fd)
             f.fd = -1
-        os.rename(f.write_to, f.dest)
+        with self.folders.held(f.folder) as dfd:
+            os.rename(f.temp, f.name, src_dir_fd=dfd, dst_dir_fd=dfd)
         for w in problems:
-            self.reporter.warn(os.fsdecode(f.dest), w)
+            self.reporter.warn(f.shown, w)
         with self.lock:
             self.result.files += 1
             self.result.bytes += node.size
@@ -104,8 +113,7 @@ class _Restorer(Planner):
                 # An all-zero chunk is left as a hole (complete() sets the length), so a sparse
                 # file is restored sparse.
                 if f.fd < 0:
-                    f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
-                    f.created = True
+                    self.open_file(f)
                 view = memoryview(data)
                 while view:
                     n = os.pwrite(f.fd, view, offset)
@@ -201,32 +209,48 @@ class _Restorer(Planner):
                 f.fd = -1
             if f.chunks_left > 0 and f.created:
                 try:
-                    os.unlink(f.write_to)
-                except OSError:
+                    with self.folders.held(f.folder) as dfd:
+                        os.unlink(f.temp, dir_fd=dfd)
+                except (OSError, CairnError):
                     pass
 
+    def link(self, folder: Folder, name: bytes, first: PlannedFile) -> None:
+        """Make `name` in `folder` a hard link to the file `first` restored."""
+        with self.folders.held(first.folder) as src, self.folders.held(folder) as dst:
+            try:
+                os.unlink(name, dir_fd=dst)
+            except FileNotFoundError:
+                pass
+            os.link(first.name, name, src_dir_fd=src, dst_dir_fd=dst, follow_symlinks=False)
+
     def run(self, selections: list[tuple[list[bytes], Node]], dest_root: bytes) -> RestoreResult:
+        self.folders = Folders(dest_root)
+        try:
+            return self.run_in(selections)
+        finally:
+            self.folders.close()
+
+    def run_in(self, selections: list[tuple[list[bytes], Node]]) -> RestoreResult:
         self.progress.files_total = 0
-        remove_stale_temps(dest_root)
+        with self.folders.held(self.folders.root) as root_fd:
+            remove_stale_temps(root_fd)
         for parts, node in selections:
-            self.plan(parts, node, dest_root)
+            self.plan(parts, node)
         self.progress.files_total = len(self.files)
         self.reporter.progress(self.progress)
         self.restore_data()
-        for dest, first, _node in self.link_followers:
+        for folder, name, first, _node in self.link_followers:
             if first.damaged:
-                self.result.damaged.append(os.fsdecode(dest))
+                self.result.damaged.append(folder.path(name))
                 continue
-            if os.path.lexists(dest):
-                os.unlink(dest)
-            os.link(first.dest, dest)
+            self.link(folder, name, first)
             self.result.files += 1
         for f in self.files:
             if f.damaged:
-                self.result.damaged.append(os.fsdecode(f.dest))
-                self.reporter.warn(os.fsdecode(f.dest), f"not restored: {f.problem}")
-        for path, dnode in reversed(self.dirs):
-            self.finish_metadata(path, dnode)
+                self.result.damaged.append(f.shown)
+                self.reporter.warn(f.shown, f"not restored: {f.problem}")
+        for folder, dnode in reversed(self.dirs):
+            self.finish_dir(folder, dnode)
             self.result.dirs += 1
         self.special.report(self.reporter)
         return self.result
