@@ -29,6 +29,7 @@ from cairn.engine.restore_plan import (
     Planner,
     RestoreOptions,
     RestoreResult,
+    changed_guard,
 )
 from cairn.fs.folders import Folder, Folders
 from cairn.fs.metadata import apply_metadata_fd
@@ -64,7 +65,7 @@ class _Restorer(Planner):
 
     def open_file(self, f: PlannedFile) -> None:
         """Open (the first time: create) the file's temporary, relative to its folder."""
-        with self.folders.held(f.folder) as dfd:
+        with self.folders.held(f.folder) as dfd, changed_guard(f.shown):
             if f.created:
                 f.fd = os.open(f.temp, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
             else:
@@ -93,7 +94,7 @@ class _Restorer(Planner):
         finally:
             os.close(f.fd)
             f.fd = -1
-        with self.folders.held(f.folder) as dfd:
+        with self.folders.held(f.folder) as dfd, changed_guard(f.shown):
             os.rename(f.temp, f.name, src_dir_fd=dfd, dst_dir_fd=dfd)
         for w in problems:
             self.reporter.warn(f.shown, w)
@@ -216,7 +217,8 @@ class _Restorer(Planner):
 
     def link(self, folder: Folder, name: bytes, first: PlannedFile) -> None:
         """Make `name` in `folder` a hard link to the file `first` restored."""
-        with self.folders.held(first.folder) as src, self.folders.held(folder) as dst:
+        held = self.folders.held
+        with held(first.folder) as src, held(folder) as dst, changed_guard(folder.path(name)):
             try:
                 os.unlink(name, dir_fd=dst)
             except FileNotFoundError:

@@ -18,6 +18,7 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,28 @@ class PlannedFile:
         return self.folder.path(self.name)
 
 
+_CHANGED = frozenset({errno.EEXIST, errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
+
+
+def _changed(shown: str) -> UnsafeTarget:
+    return UnsafeTarget(
+        f"{shown} was made, moved or replaced by someone else while the restore ran: stopped, so"
+        " nothing is written where it does not belong; restore again"
+    )
+
+
+@contextmanager
+def changed_guard(shown: str) -> Iterator[None]:
+    """Turn a failure that means "someone changed this folder under us" (its name gone, taken,
+    or made a symlink) into `UnsafeTarget` naming `shown`."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _CHANGED:
+            raise
+        raise _changed(shown) from None
+
+
 def _open_nofollow_at(dir_fd: int) -> Any:
     def opener(name: str | bytes, flags: int) -> int:
         flags |= os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -144,8 +167,10 @@ class Planner:
             try:
                 fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
             except FileNotFoundError:
-                os.mkdir(name, 0o700, dir_fd=pfd)
-                folder = self.folders.add(parent, name, os.open(name, DIR_FLAGS, dir_fd=pfd))
+                with changed_guard(parent.path(name)):
+                    os.mkdir(name, 0o700, dir_fd=pfd)
+                    fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
+                folder = self.folders.add(parent, name, fd)
                 self.fresh.add(folder)
                 return folder
             except OSError as e:
@@ -159,8 +184,11 @@ class Planner:
         """`name` in `parent` is not a real directory: a symlink (refused, unless it is the
         machine's own symlinked folder above an item, /home -> /data/home, restored in place)
         or a file in the way (skipped, with a warning)."""
-        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
         shown = parent.path(name)
+        try:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise _changed(shown) from None
         if stat.S_ISLNK(st.st_mode):
             if self.options.target is None and rel in self.item_ancestors:
                 try:
@@ -340,7 +368,7 @@ class Planner:
             self.progress.bytes_total = (self.progress.bytes_total or 0) + node.size
             return
         shown = folder.path(name)
-        with self.folders.held(folder) as fd:
+        with self.folders.held(folder) as fd, changed_guard(shown):
             if folder not in self.fresh:
                 try:
                     os.unlink(name, dir_fd=fd)
