@@ -36,6 +36,7 @@ from cairn.fs.metadata import apply_metadata_fd
 from cairn.fs.safety import create_new, remove_stale_temps
 from cairn.storage.throttled import current_limit_bps
 from cairn.vault.index import Location
+from cairn.vault.packs import DATA
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
 from cairn.vault.tree import Node
@@ -171,10 +172,12 @@ class _Restorer(Planner):
             offset = 0
             for cid in f.node.content:
                 loc = self.index.get(cid)
-                if loc is None:
+                if loc is None or loc.kind != DATA:
+                    # A tree offered as file data (type confusion) is damage too, never written.
+                    what = "is not in the index" if loc is None else "is a folder listing, not data"
                     with f.lock:
                         f.damaged = True
-                        f.problem = f.problem or f"chunk {cid.hex()[:16]} is not in the index"
+                        f.problem = f.problem or f"chunk {cid.hex()[:16]} {what}"
                         f.chunks_left -= 1
                         if f.chunks_left == 0:
                             self.complete(f)
