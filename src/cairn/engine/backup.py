@@ -33,6 +33,7 @@ from cairn import __version__
 from cairn.core.errors import CairnError, Interrupted, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
+from cairn.engine.seen import rollback_findings
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
@@ -533,6 +534,8 @@ def backup(
             )
         points = repo.list_points(on_damage=reporter.warn)
         parent = points[-1] if points else None
+        for text in rollback_findings(repo.memory, repo.point_ids()):
+            reporter.warn("", f"{text} (this backup builds on the newest point there is)")
         run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
         # The walk recurses once per folder level (two frames a level): allow deep trees.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))

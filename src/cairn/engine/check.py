@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from cairn.codec.hashing import content_hash
 from cairn.core.errors import BlobNotFound, CairnError, UnsafePath, UsageError
 from cairn.core.events import Progress, Reporter
+from cairn.engine.seen import rollback_findings
 from cairn.fs.safety import check_name
 from cairn.vault.index import Index, Location
 from cairn.vault.packs import (
@@ -104,13 +105,8 @@ class _Checker:
                 self.error(f"{e} (the next prune replaces it)")
         seen: set[bytes] = set()
         present_points = repo.point_ids()
-        if repo.memory is not None:
-            for pid in repo.memory.vanished(present_points):
-                self.error(
-                    f"recovery point {pid[:16]}, seen by this machine, is gone from the vault"
-                    " and no prune of this machine deleted it (deleted, or the vault rolled back);"
-                    " `cairn repair` accepts the vault as it is"
-                )
+        for text in rollback_findings(repo.memory, present_points):
+            self.error(text)
         for pid in present_points:
             try:
                 point = repo.load_point(pid)
