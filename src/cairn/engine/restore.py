@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, NoSpace, UsageError
@@ -44,6 +45,8 @@ from cairn.vault.tree import Node
 __all__ = ["CONFLICTS", "RestoreOptions", "RestoreResult", "restore"]
 
 RANGED_READ_BELOW = 0.25
+HOLE_BLOCK = 4096  # the file system's block: a block of zeros this size, so aligned, is a hole
+_ZEROS = bytes(HOLE_BLOCK)
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -59,6 +62,30 @@ def _outermost(paths: list[str]) -> list[str]:
 def _all_zero(data: bytes) -> bool:
     """Whether a chunk holds only zero bytes (checked cheaply at its ends first)."""
     return data[:1] == b"\0" and data[-1:] == b"\0" and data.count(0) == len(data)
+
+
+def _data_runs(data: bytes, offset: int) -> Iterator[tuple[int, memoryview]]:
+    """What of a chunk to write at `offset` in its file: all of it, less the blocks of zeros
+    aligned on the file's HOLE_BLOCK boundaries, which are left as holes. (A chunk mixing data
+    and zeros is common in a sparse file: the chunker cuts a run of zeros only at its largest
+    chunk size, so one chunk can hold the end of some data and megabytes of zeros.)"""
+    view = memoryview(data)
+    if data.find(_ZEROS) < 0:  # most chunks: no block of zeros at all, aligned or not
+        yield offset, view
+        return
+    run = -1  # where in `data` the bytes to write begin, -1 in a hole
+    pos = 0
+    while pos < len(data):
+        end = min(len(data), pos + HOLE_BLOCK - (offset + pos) % HOLE_BLOCK)
+        hole = end - pos == HOLE_BLOCK and view[pos:end] == _ZEROS
+        if hole and run >= 0:
+            yield offset + run, view[run:pos]
+            run = -1
+        elif not hole and run < 0:
+            run = pos
+        pos = end
+    if run >= 0:
+        yield offset + run, view[run:]
 
 
 class _Restorer(Planner):
@@ -112,15 +139,15 @@ class _Restorer(Planner):
                 f.damaged = True
                 f.problem = f.problem or problem
             elif not f.damaged and not _all_zero(data):
-                # An all-zero chunk is left as a hole (complete() sets the length), so a sparse
-                # file is restored sparse.
+                # An all-zero chunk, and every aligned block of zeros in a chunk, is left as a
+                # hole (complete() sets the length), so a sparse file is restored sparse.
                 if f.fd < 0:
                     self.open_file(f)
-                view = memoryview(data)
-                while view:
-                    n = os.pwrite(f.fd, view, offset)
-                    view = view[n:]
-                    offset += n
+                for at, view in _data_runs(data, offset):
+                    while view:
+                        n = os.pwrite(f.fd, view, at)
+                        view = view[n:]
+                        at += n
             f.chunks_left -= 1
             if f.chunks_left == 0:
                 self.complete(f)

@@ -135,6 +135,12 @@ class _Uploader:
             raise self.error
 
 
+VANISHED = (
+    "vanished before it was read (deleted or renamed since the walk listed it): not in this"
+    " recovery point"
+)
+
+
 class Bounded:
     """A file read no further than the size it had when opened. A file that grows while it is
     read (a busy log) is then stored as it was, and reported as changed, instead of being chased
@@ -182,6 +188,8 @@ class _Worker:
                 fd = os.open(task.path, flags | _O_NOATIME)
             except PermissionError:
                 fd = os.open(task.path, flags)
+        except FileNotFoundError:
+            return FileResult(task.ref, [], 0, 0, 0, 0, error=VANISHED)
         except OSError as e:
             return FileResult(task.ref, [], 0, 0, 0, 0, error=f"cannot read: {e.strerror}")
         if not stat.S_ISREG(os.fstat(fd).st_mode):

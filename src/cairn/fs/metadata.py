@@ -34,14 +34,15 @@ def read_xattrs(path: bytes) -> tuple[dict[str, bytes], list[str]]:
     """The extended attributes of `path` itself (a symlink's own), and warnings.
 
     Names are `str` (undecodable bytes kept by surrogateescape). Where xattrs are not supported,
-    `({}, [])`. An attribute or a listing we may not read is a warning; one that vanished
-    between listing and reading is left out.
+    `({}, [])`, and so for a file that is gone (the backup's read of it names it, once). An
+    attribute or a listing we may not read is a warning; one that vanished between listing and
+    reading is left out.
     """
     try:
         names = platform.list_xattrs(path)
     except OSError as e:
-        if e.errno in _NO_XATTR_SUPPORT:
-            return {}, []
+        if e.errno in _NO_XATTR_SUPPORT or e.errno == errno.ENOENT:
+            return {}, []  # none here, or the file is gone (its reader says so, once)
         return {}, [_warning(path, "cannot list extended attributes", e)]
     xattrs: dict[str, bytes] = {}
     warnings: list[str] = []
