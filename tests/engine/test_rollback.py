@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cairn.core.events import Reporter
+from cairn.core.ids import random_id
 from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.check import check
 from cairn.engine.prune import prune
 from cairn.engine.repair import repair
+from cairn.vault.points import RecoveryPoint
 from tests.conftest import Machine
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -102,3 +104,32 @@ def test_a_prune_killed_between_marking_and_deleting_is_not_taken_for_a_replay(
     prune(machine.repo(), {first.id}, now=T0)  # the next prune deletes it again
     machine.check_clean()
     assert os.listdir(next(machine.vault.glob("machines/*/points")))
+
+
+def test_an_older_point_presented_as_newer_is_named_and_not_built_on(machine: Machine) -> None:
+    # A replay sealed with the right keys: the first point's tree under a new id, dated a day
+    # ahead, so that it would be "latest" and the base of the next backup.
+    src = source(machine)
+    old = backup(machine.repo(), BackupOptions([str(src)])).point
+    (src / "a.txt").write_text("second\n")
+    newest = backup(machine.repo(), BackupOptions([str(src)])).point
+    repo = machine.repo()
+    forged = RecoveryPoint(
+        random_id(),
+        datetime.now(UTC) + timedelta(days=1),
+        repo.machine,
+        "evil",
+        old.paths,
+        old.tree,
+    )
+    repo.save_point(forged)
+
+    errors = check(machine.repo()).errors
+    assert any(forged.id[:16] in e and "presented as newer" in e for e in errors), errors
+    reporter = Reporter()
+    again = backup(machine.repo(), BackupOptions([str(src)]), reporter).point
+    assert any(forged.id[:16] in w.message for w in reporter.warnings)
+    assert again.parent == newest.id  # built on the real newest point, not the replay
+    point_file(machine, forged.id).unlink()  # the user removes the replay
+    repair(machine.repo(), now=T0)
+    machine.check_clean()

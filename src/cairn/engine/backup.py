@@ -33,7 +33,7 @@ from cairn import __version__
 from cairn.core.errors import CairnError, Interrupted, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
-from cairn.engine.seen import rollback_findings
+from cairn.engine.seen import dated_ahead, rollback_findings
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
@@ -533,9 +533,12 @@ def backup(
                 " and `cairn repair` to find and mark the recovery points that lost data",
             )
         points = repo.list_points(on_damage=reporter.warn)
-        parent = points[-1] if points else None
         for text in rollback_findings(repo.memory, repo.point_ids()):
             reporter.warn("", f"{text} (this backup builds on the newest point there is)")
+        for ahead in [t for t in (dated_ahead(p, now) for p in points) if t is not None]:
+            reporter.warn("", ahead)
+        points = [p for p in points if dated_ahead(p, now) is None]
+        parent = points[-1] if points else None
         run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
         # The walk recurses once per folder level (two frames a level): allow deep trees.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))

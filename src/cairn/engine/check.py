@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from cairn.codec.hashing import content_hash
 from cairn.core.errors import BlobNotFound, CairnError, UnsafePath, UsageError
 from cairn.core.events import Progress, Reporter
-from cairn.engine.seen import rollback_findings
+from cairn.engine.seen import dated_ahead, rollback_findings
 from cairn.fs.safety import check_name
 from cairn.vault.index import Index, Location
 from cairn.vault.packs import (
@@ -105,6 +105,7 @@ class _Checker:
                 self.error(f"{e} (the next prune replaces it)")
         seen: set[bytes] = set()
         present_points = repo.point_ids()
+        now = repo.clock.now()
         for text in rollback_findings(repo.memory, present_points):
             self.error(text)
         for pid in present_points:
@@ -114,6 +115,9 @@ class _Checker:
                 self.error(f"recovery point {pid[:8]}: {e}")
                 continue
             self.result.points += 1
+            ahead = dated_ahead(point, now)
+            if ahead is not None:
+                self.error(ahead)
             self.trees(point.id, [point.tree], seen)
         return present
 

@@ -11,7 +11,10 @@ write access replays old objects) show against this memory (`rollback_findings`)
   back. (One only marked, whose prune was killed before its delete, is not: the next prune
   deletes it again.)
 `cairn check` reports both (exit 14) and every backup warns of them before building on the
-vault's newest point (exit 3), until `cairn repair` accepts the vault as it is. A memory that is
+vault's newest point (exit 3), until `cairn repair` accepts the vault as it is. And a point dated
+after this machine's clock (beyond CLOCK_SKEW: `dated_ahead`) is an older point presented as
+newer, or a clock gone back: check names it (exit 14), and a backup warns and does not build on
+it (so it cannot make a replayed old tree the base of every later point). A memory that is
 missing or damaged only loses the detection, never data.
 """
 
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cairn.engine.home import write_private
-from cairn.vault.points import PointMemory
+from cairn.vault.points import PointMemory, RecoveryPoint
 
 _KEYS = ("seen", "deleted", "gone")
+CLOCK_SKEW = timedelta(minutes=10)
 
 
 class SeenPoints:
@@ -105,3 +110,14 @@ def rollback_findings(memory: PointMemory | None, present: Iterable[str]) -> lis
         for pid in memory.replayed(ids)
     ]
     return texts
+
+
+def dated_ahead(point: RecoveryPoint, now: datetime) -> str | None:
+    """Why `point` cannot be as new as it says (dated after `now` beyond CLOCK_SKEW), or None."""
+    if point.time <= now + CLOCK_SKEW:
+        return None
+    return (
+        f"recovery point {point.id[:16]} is dated {point.time.isoformat(timespec='seconds')},"
+        f" after this machine's clock ({now.isoformat(timespec='seconds')}): an older point"
+        " presented as newer, or a clock gone back; it is not built on"
+    )
