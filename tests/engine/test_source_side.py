@@ -63,6 +63,33 @@ def test_a_file_that_vanishes_between_the_walk_and_its_read_is_named(
     machine.check_clean()
 
 
+def test_a_file_replaced_between_the_walk_and_its_read_is_named(
+    machine: Machine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another file renamed over it (as editors save): what is read is not the file the walk saw,
+    # whose mode, owner and times the entry holds.
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "doc.txt").write_text("as the walk saw it\n")
+    os.chmod(src / "doc.txt", 0o600)
+    real = backup_module.list_dir
+
+    def listing_then_replace(path: bytes) -> list[FsEntry]:
+        entries = real(path)
+        if path == os.fsencode(src):
+            (src / "new.tmp").write_text("saved since\n")
+            os.rename(src / "new.tmp", src / "doc.txt")
+        return entries
+
+    monkeypatch.setattr(backup_module, "list_dir", listing_then_replace)
+    reporter = Reporter()
+    result = backup(machine.repo(), BackupOptions([str(src)]), reporter)
+    assert result.point.status == "completed-with-warnings"
+    assert [w.path for w in reporter.warnings] == [str(src / "doc.txt")]
+    assert "replaced" in reporter.warnings[0].message
+    machine.check_clean()
+
+
 def test_a_file_edited_with_its_mtime_put_back_is_caught_by_its_ctime(machine: Machine) -> None:
     # `touch -r` (or a tool that keeps mtimes) can hide an edit from size + mtime; the kernel still
     # moves the ctime, which no user can set, so the change detection (size, mtime, ctime, inode,

@@ -48,6 +48,10 @@ from cairn.vault.tree import Entry, entry_name, put_bytes, stat_entry_json, xatt
 BATCH_BYTES = 8 << 20
 BATCH_FILES = 256
 SEGMENT_EVERY_PACKS = 64
+REPLACED = (
+    "replaced between the walk and its read (another file renamed over it): the new file's data"
+    " is stored, with the mode and owner the walk saw"
+)
 LINK_FIELDS = ("content", "size", "mtime_ns", "ctime_ns", "inode", "xattrs", "skip")
 
 
@@ -280,7 +284,7 @@ class _Backup:
             self.link_of[ref] = link
         self.pending[ref] = (e, d, fs.path)
         d.pending += 1
-        self.batch.append(FileTask(ref, fs.path, st.st_size))
+        self.batch.append(FileTask(ref, fs.path, st.st_size, st.st_ino))
         self.batch_bytes += st.st_size
         if self.batch_bytes >= BATCH_BYTES or len(self.batch) >= BATCH_FILES:
             self.flush_batch()
@@ -375,7 +379,9 @@ class _Backup:
                 e["ctime_ns"] = 0
             self.stats.bytes_read += r.size
             self.stats.bytes_added += r.new_bytes
-            if r.changed:
+            if r.replaced:
+                self.reporter.warn(shown, REPLACED)
+            elif r.changed:
                 self.reporter.warn(
                     shown, "changed while it was read: the copy stored may be inconsistent"
                 )

@@ -49,6 +49,7 @@ class FileTask:
     ref: int
     path: bytes
     size: int
+    inode: int = 0  # as the walk saw it: another one at read time means the file was replaced
 
 
 @dataclass(slots=True)
@@ -61,6 +62,7 @@ class FileResult:
     inode: int
     error: str | None = None
     changed: bool = False
+    replaced: bool = False
     new_bytes: int = 0
 
 
@@ -199,6 +201,7 @@ class _Worker:
         with io.FileIO(fd, "rb", closefd=True) as f:
             st0 = os.fstat(fd)
             result = FileResult(task.ref, [], 0, st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino)
+            result.replaced = bool(task.inode) and st0.st_ino != task.inode
             try:
                 bounded = cast(BinaryIO, Bounded(f, st0.st_size))
                 for chunk in self.chunker.chunks(bounded, st0.st_size):
