@@ -231,3 +231,29 @@ def test_a_point_expanding_without_end_is_stopped_and_named(
     with pytest.raises(DamageFound, match=f"recovery point {point.id[:8]} expands"):
         restore(machine.repo(), point, RestoreOptions(target=str(target)))
     assert outside_state(machine) == before
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        Node(name=b"link", kind="symlink", mode=0o777, target=b"/etc\x00/passwd"),
+        Node(name=b"dev", kind="chardev", mode=0o600, rdev=1 << 70),
+        Node(name=b"n" * 300, kind="fifo", mode=0o600),
+        Node(name=b"old", kind="fifo", mode=0o600, mtime_ns=1 << 80, uid=1 << 40),
+    ],
+    ids=["nul-in-link-target", "huge-rdev", "name-too-long", "huge-time-and-owner"],
+)
+def test_an_impossible_entry_is_named_and_the_rest_restored(
+    machine: Machine, arena: tuple[Path, Path], node: Node
+) -> None:
+    target, _ = arena
+    repo = machine.repo()
+    good = data_node(repo, b"good.txt", b"good\n")
+    point = plant_point(repo, [good, node], {})
+    reporter = Reporter()
+    before = outside_state(machine)
+    restore(machine.repo(), point, RestoreOptions(target=str(target)), reporter)
+    assert (target / "good.txt").read_text() == "good\n"
+    assert outside_state(machine) == before
+    shown = str(target / os.fsdecode(node.name))
+    assert any(w.path == shown for w in reporter.warnings), reporter.warnings

@@ -328,6 +328,8 @@ class Planner:
             check_name(child.name)
             if child.kind in ("file", "dir"):
                 self.count_entry()  # what a point's stats count; other kinds are leaves
+            if self.too_long(folder, child):
+                continue
             if child.kind != "dir":
                 self.plan_leaf(child, folder)
                 continue
@@ -347,10 +349,31 @@ class Planner:
                 stack.append((sub, sub_rel, child.subtree, iter(grand)))
                 on_path.add(child.subtree)
 
+    def too_long(self, folder: Folder, node: Node) -> bool:
+        """Whether the entry's name is longer than a name may be here (a vault written on
+        another system, or a hostile one): then it is named in a warning and skipped."""
+        if len(node.name) <= self.folders.name_max:
+            return False
+        what = "folder (and everything in it)" if node.kind == "dir" else node.kind
+        self.reporter.warn(
+            folder.path(node.name),
+            f"{what} not restored: its name is {len(node.name)} bytes, longer than this file"
+            f" system allows ({self.folders.name_max})",
+        )
+        return True
+
     def plan_leaf(self, node: Node, folder: Folder) -> None:
         if not self.special.allows_node(node.kind, folder.path(node.name)):
             return
-        name = self.place(folder, node)
+        if self.too_long(folder, node):
+            return
+        try:
+            name = self.place(folder, node)
+        except OSError as e:
+            if e.errno != errno.ENAMETOOLONG:
+                raise
+            self.reporter.warn(folder.path(node.name), "not restored: no copy name fits beside it")
+            return
         if name is None:
             return
         if node.kind == "file":
@@ -374,20 +397,23 @@ class Planner:
                     os.unlink(name, dir_fd=fd)
                 except FileNotFoundError:
                     pass
-            if node.kind == "symlink":
-                if node.target is None:
-                    self.reporter.warn(shown, "the symlink has no target: skipped")
-                    return
-                os.symlink(node.target, name, dir_fd=fd)
-            elif node.kind == "socket":
+            if node.kind == "symlink" and node.target is None:
+                self.reporter.warn(shown, "the symlink has no target: skipped")
+                return
+            if node.kind == "socket":
                 self.reporter.warn(shown, "a socket is not restored (it is made by its server)")
                 return
-            else:
-                try:
+            try:
+                if node.kind == "symlink":
+                    os.symlink(node.target or b"", name, dir_fd=fd)
+                else:
                     create_special(name, node.kind, node.mode, node.rdev, dir_fd=fd)  # type: ignore[arg-type]
-                except (OSError, ValueError) as e:
-                    self.reporter.warn(shown, f"cannot create {node.kind}: {e}")
-                    return
+            except (OSError, ValueError, OverflowError) as e:
+                if isinstance(e, OSError) and e.errno in _CHANGED:
+                    raise
+                # A target with a NUL, a device number too big: no real file system has them.
+                self.reporter.warn(shown, f"cannot create {node.kind}: {e}")
+                return
             problems = apply_metadata_at(
                 fd,
                 name,

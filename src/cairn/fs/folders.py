@@ -61,6 +61,10 @@ class Folders:
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         st = os.fstat(fd)
         self.root = Folder(None, b"", root, st.st_dev, st.st_ino, True)
+        try:
+            self.name_max = os.fpathconf(fd, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            self.name_max = 255
         self.lock = threading.Lock()
         self.fds: OrderedDict[Folder, int] = OrderedDict({self.root: fd})
         self.pins: dict[Folder, int] = {self.root: 1}  # the root stays open until close()
