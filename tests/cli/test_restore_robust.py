@@ -224,19 +224,40 @@ def test_restore_summary_counts_copies_overwrites_skips_and_identical(
     registered.run("check")
 
 
-def test_a_tree_too_deep_for_path_max_restores_what_fits_and_names_the_rest(
+def depth_below(root: Path) -> int:
+    """How many `d` folders nest below `root`, followed by descriptor (no path past PATH_MAX)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    depth = 0
+    try:
+        while True:
+            try:
+                sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except FileNotFoundError:
+                return depth
+            os.close(fd)
+            fd = sub
+            depth += 1
+    finally:
+        os.close(fd)
+
+
+def test_a_tree_deeper_than_path_max_under_the_target_restores_whole(
     registered: Cli, tmp_path: Path
 ) -> None:
+    # The target adds its own path in front of every restored path, so the deepest folders of
+    # this point are past PATH_MAX once restored: written relative to their parent's descriptor,
+    # they restore all the same (they were skipped with a warning, exit 3, before).
     src = deep_tree(tmp_path / "src", 3000)
     target = tmp_path / "t"
     try:
         registered.run("backup", str(src), expect=3)  # the walk stops at PATH_MAX, and says so
-        assert len(registered.run("ls", "latest", str(src)).stdout.splitlines()) > 2000
-        proc = registered.run("restore", "latest", "--target", str(target), expect=3)
-        assert "longer than the system allows" in proc.stderr
-        assert "/d/d/d" in proc.stderr  # the folder is named (shortened)
+        listed = registered.run("ls", "latest", str(src)).stdout.splitlines()
+        assert len(listed) > 2000
+        proc = registered.run("restore", "latest", "--target", str(target))
+        assert proc.stderr == ""
         restored = target / str(src).lstrip("/")
-        assert (restored / "/".join(["d"] * 1800)).is_dir()  # what fits is restored
+        assert depth_below(restored) == len(listed)  # every folder the point holds
+        assert len(os.fsencode(target)) + len(listed[-1]) > 4096
         registered.run("check", "--read-data")
     finally:
         subprocess.run(["rm", "-rf", str(src), str(target)], check=True)

@@ -43,3 +43,21 @@ def test_the_time_is_used_as_given_with_zero_padding(tmp_path: Path) -> None:
     when = datetime(2026, 1, 2, 3, 4, tzinfo=ZoneInfo("Asia/Tokyo"))
 
     assert copy_name(b(tmp_path), b"f", when) == b"2026-01-02 03-04 Copy of f"
+
+
+def test_a_folder_descriptor_works_as_the_folder_and_identical_gets_names(tmp_path: Path) -> None:
+    os.symlink("nowhere", tmp_path / "2026-03-05 14-07 Copy of a.txt")
+    (tmp_path / "2026-03-05 14-07 Copy (2) of a.txt").write_text("same")
+    asked: list[bytes] = []
+
+    def identical(name: bytes) -> bool:
+        asked.append(name)
+        return b"(2)" in name
+
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        got = copy_name(fd, b"a.txt", WHEN, identical)
+    finally:
+        os.close(fd)
+    assert got is None  # "Copy (2) of" already is what would be restored
+    assert asked == [b"2026-03-05 14-07 Copy of a.txt", b"2026-03-05 14-07 Copy (2) of a.txt"]

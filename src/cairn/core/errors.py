@@ -6,6 +6,7 @@
     ├── Locked (11)                 another process holds a conflicting lock (the message names it)
     ├── WrongPassphrase (12)
     ├── NoSpace (13)                the vault, the restore target or CAIRN_HOME is full (the message says which)
+    ├── UnsafeTarget (1)            restore met a symlink, or a folder swapped, in its target (local)
     ├── DamageFound (14)            check failed, restore met damaged data, referenced data missing
     │   └── IntegrityError          one sealed object failed to open (a MAC or a hash did not match)
     ├── AwaitingImport (1)          offline seeding: the staged first backup is not imported yet
@@ -56,6 +57,12 @@ class WrongPassphrase(CairnError):
 
 class NoSpace(CairnError):
     exit_code = EXIT_NO_SPACE
+
+
+class UnsafeTarget(CairnError):
+    """Something in the restore target would lead a write elsewhere: a symlink where the point has
+    a folder, or a folder moved or replaced while the restore ran. A local problem, not damage in
+    the vault: restore stops, having written nothing through it."""
 
 
 class DamageFound(CairnError):

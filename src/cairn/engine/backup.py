@@ -33,6 +33,7 @@ from cairn import __version__
 from cairn.core.errors import CairnError, Interrupted, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
+from cairn.engine.seen import dated_ahead, rollback_findings
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
@@ -47,6 +48,10 @@ from cairn.vault.tree import Entry, entry_name, put_bytes, stat_entry_json, xatt
 BATCH_BYTES = 8 << 20
 BATCH_FILES = 256
 SEGMENT_EVERY_PACKS = 64
+REPLACED = (
+    "replaced between the walk and its read (another file renamed over it): the new file's data"
+    " is stored, with the mode and owner the walk saw"
+)
 LINK_FIELDS = ("content", "size", "mtime_ns", "ctime_ns", "inode", "xattrs", "skip")
 
 
@@ -284,7 +289,7 @@ class _Backup:
             self.link_of[ref] = link
         self.pending[ref] = (e, d, fs.path)
         d.pending += 1
-        self.batch.append(FileTask(ref, fs.path, st.st_size))
+        self.batch.append(FileTask(ref, fs.path, st.st_size, st.st_ino))
         self.batch_bytes += st.st_size
         if self.batch_bytes >= BATCH_BYTES or len(self.batch) >= BATCH_FILES:
             self.flush_batch()
@@ -383,7 +388,9 @@ class _Backup:
                 e["ctime_ns"] = 0
             self.stats.bytes_read += r.size
             self.stats.bytes_added += r.new_bytes
-            if r.changed:
+            if r.replaced:
+                self.reporter.warn(shown, REPLACED)
+            elif r.changed:
                 self.reporter.warn(
                     shown, "changed while it was read: the copy stored may be inconsistent"
                 )
@@ -541,6 +548,11 @@ def backup(
                 " and `cairn repair` to find and mark the recovery points that lost data",
             )
         points = repo.list_points(on_damage=reporter.warn)
+        for text in rollback_findings(repo.memory, repo.point_ids()):
+            reporter.warn("", f"{text} (this backup builds on the newest point there is)")
+        for ahead in [t for t in (dated_ahead(p, now) for p in points) if t is not None]:
+            reporter.warn("", ahead)
+        points = [p for p in points if dated_ahead(p, now) is None]
         parent = points[-1] if points else None
         run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
         # The walk recurses once per folder level (two frames a level): allow deep trees.

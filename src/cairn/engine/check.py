@@ -1,7 +1,9 @@
 """Check a machine's store: structure always; with `read_data`, every blob; with a subset, a share.
 
 Structure: every index segment opens; every prune state opens; every recovery point opens; every
-tree of every point opens and every blob it names is in the index; every pack the index names
+tree of every point opens, names each entry once with a safe name (no `..`, `/` or NUL), and every
+blob it names is in the index with the right type (a file's data is data, a folder's listing is a
+tree: no type confusion); every pack the index names
 exists. Reading data: every pack's bytes hash to its name, its header opens and agrees with the
 index, and every blob in it opens and hashes to its id. Packs no index names are reported (a killed
 backup leaves them; the next backup indexes them, prune removes them) but are not damage.
@@ -14,10 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from cairn.codec.hashing import content_hash
-from cairn.core.errors import BlobNotFound, CairnError, UsageError
+from cairn.core.errors import BlobNotFound, CairnError, UnsafePath, UsageError
 from cairn.core.events import Progress, Reporter
+from cairn.engine.seen import dated_ahead, rollback_findings
+from cairn.fs.safety import check_name
 from cairn.vault.index import Index, Location
 from cairn.vault.packs import (
+    DATA,
     TRAILER_BYTES,
     TREE,
     check_entries,
@@ -100,13 +105,9 @@ class _Checker:
                 self.error(f"{e} (the next prune replaces it)")
         seen: set[bytes] = set()
         present_points = repo.point_ids()
-        if repo.memory is not None:
-            for pid in repo.memory.vanished(present_points):
-                self.error(
-                    f"recovery point {pid[:16]}, seen by this machine, is gone from the vault"
-                    " and no prune of this machine deleted it (deleted, or the vault rolled back);"
-                    " `cairn repair` accepts the vault as it is"
-                )
+        now = repo.clock.now()
+        for text in rollback_findings(repo.memory, present_points):
+            self.error(text)
         for pid in present_points:
             try:
                 point = repo.load_point(pid)
@@ -114,6 +115,9 @@ class _Checker:
                 self.error(f"recovery point {pid[:8]}: {e}")
                 continue
             self.result.points += 1
+            ahead = dated_ahead(point, now)
+            if ahead is not None:
+                self.error(ahead)
             self.trees(point.id, [point.tree], seen)
         return present
 
@@ -125,8 +129,14 @@ class _Checker:
                 continue
             seen.add(tid)
             loc = self.index.get(tid)
-            if loc is None or loc.kind != TREE:
+            if loc is None:
                 self.error(f"recovery point {point_id[:8]}: tree {tid.hex()[:16]} is missing")
+                continue
+            if loc.kind != TREE:
+                self.error(
+                    f"recovery point {point_id[:8]}: tree {tid.hex()[:16]} names file data, not a"
+                    " folder listing: the vault is damaged or hostile"
+                )
                 continue
             try:
                 nodes = self.repo.load_tree(self.index, tid)
@@ -134,15 +144,31 @@ class _Checker:
                 self.error(f"recovery point {point_id[:8]}: tree {tid.hex()[:16]}: {e}")
                 continue
             self.result.trees += 1
+            if len({n.name for n in nodes}) != len(nodes):
+                self.error(
+                    f"recovery point {point_id[:8]}: tree {tid.hex()[:16]} names one entry twice"
+                    " (restore refuses it: the vault is damaged or hostile)"
+                )
             for n in nodes:
+                name = n.name.decode(errors="replace")
+                try:
+                    check_name(n.name)
+                except UnsafePath as e:
+                    self.error(f"recovery point {point_id[:8]}: tree {tid.hex()[:16]}: {e}")
                 if n.subtree is not None:
                     stack.append(n.subtree)
                 for cid in n.content:
-                    if cid not in self.index:
-                        name = n.name.decode(errors="replace")
+                    loc = self.index.get(cid)
+                    if loc is None:
                         self.error(
                             f"recovery point {point_id[:8]}: data of {name} is missing"
                             f" (chunk {cid.hex()[:16]})"
+                        )
+                    elif loc.kind != DATA:
+                        self.error(
+                            f"recovery point {point_id[:8]}: data of {name} names a folder"
+                            f" listing, not data (chunk {cid.hex()[:16]}): the vault is damaged"
+                            " or hostile"
                         )
 
     def read_pack(self, pack_id: str, size: int) -> None:

@@ -33,4 +33,6 @@ class ExpiredPointsFirst:
             except BlobNotFound:
                 continue
             self.deleted.append(point_id)
+        if self.repo.memory is not None:
+            self.repo.memory.removed(self.deleted)  # back in the vault later: a replay
         return len(self.deleted)

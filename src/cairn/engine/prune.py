@@ -306,6 +306,8 @@ def _delete_points(repo: Repository, gone: list[RecoveryPoint]) -> None:
             repo.store.delete(repo.layout.point(p.id))
         except BlobNotFound:
             pass
+    if repo.memory is not None:
+        repo.memory.removed(p.id for p in gone)  # back in the vault later: a replay
 
 
 def _report_dry(

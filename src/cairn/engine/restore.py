@@ -2,7 +2,8 @@
 under a target folder.
 
 Planning (folders, names, conflicts, what the vault may not make us do) is `restore_plan.py`; this
-module writes the files it lists, opened with O_EXCL|O_NOFOLLOW under fresh names. Data is
+module writes the files it lists, opened with O_EXCL|O_NOFOLLOW under fresh names, each relative
+to its folder's descriptor (`fs/folders.py`: no path a local user could swap is resolved). Data is
 read pack by pack on a few threads (zstd and the disk release the GIL); each blob is authenticated and
 its keyed hash checked before a byte of it is written. A file whose data is damaged is removed and
 reported by path (exit 14), never left silently wrong. Every file is written under a temporary
@@ -17,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, NoSpace, UsageError
@@ -28,12 +30,15 @@ from cairn.engine.restore_plan import (
     Planner,
     RestoreOptions,
     RestoreResult,
+    changed_guard,
 )
 from cairn.engine.restore_target import check_target
+from cairn.fs.folders import Folder, Folders
 from cairn.fs.metadata import apply_metadata_fd
 from cairn.fs.safety import create_new, remove_stale_temps
 from cairn.storage.throttled import current_limit_bps
 from cairn.vault.index import Location
+from cairn.vault.packs import DATA
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
 from cairn.vault.tree import Node
@@ -41,6 +46,8 @@ from cairn.vault.tree import Node
 __all__ = ["CONFLICTS", "RestoreOptions", "RestoreResult", "restore"]
 
 RANGED_READ_BELOW = 0.25
+HOLE_BLOCK = 4096  # the file system's block: a block of zeros this size, so aligned, is a hole
+_ZEROS = bytes(HOLE_BLOCK)
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -53,18 +60,46 @@ def _outermost(paths: list[str]) -> list[str]:
     return out
 
 
-def _reopen(path: bytes) -> int:
-    """Open a file this restore created, to write more of it (never through a symlink)."""
-    return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-
-
 def _all_zero(data: bytes) -> bool:
     """Whether a chunk holds only zero bytes (checked cheaply at its ends first)."""
     return data[:1] == b"\0" and data[-1:] == b"\0" and data.count(0) == len(data)
 
 
+def _data_runs(data: bytes, offset: int) -> Iterator[tuple[int, memoryview]]:
+    """What of a chunk to write at `offset` in its file: all of it, less the blocks of zeros
+    aligned on the file's HOLE_BLOCK boundaries, which are left as holes. (A chunk mixing data
+    and zeros is common in a sparse file: the chunker cuts a run of zeros only at its largest
+    chunk size, so one chunk can hold the end of some data and megabytes of zeros.)"""
+    view = memoryview(data)
+    if data.find(_ZEROS) < 0:  # most chunks: no block of zeros at all, aligned or not
+        yield offset, view
+        return
+    run = -1  # where in `data` the bytes to write begin, -1 in a hole
+    pos = 0
+    while pos < len(data):
+        end = min(len(data), pos + HOLE_BLOCK - (offset + pos) % HOLE_BLOCK)
+        hole = end - pos == HOLE_BLOCK and view[pos:end] == _ZEROS
+        if hole and run >= 0:
+            yield offset + run, view[run:pos]
+            run = -1
+        elif not hole and run < 0:
+            run = pos
+        pos = end
+    if run >= 0:
+        yield offset + run, view[run:]
+
+
 class _Restorer(Planner):
     """Writes what the planner listed, pack by pack, then links, damage and folder metadata."""
+
+    def open_file(self, f: PlannedFile) -> None:
+        """Open (the first time: create) the file's temporary, relative to its folder."""
+        with self.folders.held(f.folder) as dfd, changed_guard(f.shown):
+            if f.created:
+                f.fd = os.open(f.temp, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            else:
+                f.fd = create_new(f.temp, dfd)
+                f.created = True
 
     def complete(self, f: PlannedFile) -> None:
         """All chunks written (or the file is damaged): metadata, close, rename into place."""
@@ -72,23 +107,26 @@ class _Restorer(Planner):
             if f.fd >= 0:
                 os.close(f.fd)
                 f.fd = -1
-            try:
-                os.unlink(f.write_to)
-            except FileNotFoundError:
-                pass
+            if f.created:
+                with self.folders.held(f.folder) as dfd:
+                    try:
+                        os.unlink(f.temp, dir_fd=dfd)
+                    except FileNotFoundError:
+                        pass
             return
         if f.fd < 0:
-            f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
+            self.open_file(f)
         node = f.node
         try:
             os.ftruncate(f.fd, f.length)  # the length, holes at the end included
-            problems = apply_metadata_fd(f.fd, f.dest, **self.metadata(node, f.dest))
+            problems = apply_metadata_fd(f.fd, os.fsencode(f.shown), **self.metadata(node, f.shown))
         finally:
             os.close(f.fd)
             f.fd = -1
-        os.rename(f.write_to, f.dest)
+        with self.folders.held(f.folder) as dfd, changed_guard(f.shown):
+            os.rename(f.temp, f.name, src_dir_fd=dfd, dst_dir_fd=dfd)
         for w in problems:
-            self.reporter.warn(os.fsdecode(f.dest), w)
+            self.reporter.warn(f.shown, w)
         with self.lock:
             self.result.files += 1
             self.result.bytes += node.size
@@ -102,16 +140,15 @@ class _Restorer(Planner):
                 f.damaged = True
                 f.problem = f.problem or problem
             elif not f.damaged and not _all_zero(data):
-                # An all-zero chunk is left as a hole (complete() sets the length), so a sparse
-                # file is restored sparse.
+                # An all-zero chunk, and every aligned block of zeros in a chunk, is left as a
+                # hole (complete() sets the length), so a sparse file is restored sparse.
                 if f.fd < 0:
-                    f.fd = _reopen(f.write_to) if f.created else create_new(f.write_to)
-                    f.created = True
-                view = memoryview(data)
-                while view:
-                    n = os.pwrite(f.fd, view, offset)
-                    view = view[n:]
-                    offset += n
+                    self.open_file(f)
+                for at, view in _data_runs(data, offset):
+                    while view:
+                        n = os.pwrite(f.fd, view, at)
+                        view = view[n:]
+                        at += n
             f.chunks_left -= 1
             if f.chunks_left == 0:
                 self.complete(f)
@@ -163,10 +200,12 @@ class _Restorer(Planner):
             offset = 0
             for cid in f.node.content:
                 loc = self.index.get(cid)
-                if loc is None:
+                if loc is None or loc.kind != DATA:
+                    # A tree offered as file data (type confusion) is damage too, never written.
+                    what = "is not in the index" if loc is None else "is a folder listing, not data"
                     with f.lock:
                         f.damaged = True
-                        f.problem = f.problem or f"chunk {cid.hex()[:16]} is not in the index"
+                        f.problem = f.problem or f"chunk {cid.hex()[:16]} {what}"
                         f.chunks_left -= 1
                         if f.chunks_left == 0:
                             self.complete(f)
@@ -202,32 +241,49 @@ class _Restorer(Planner):
                 f.fd = -1
             if f.chunks_left > 0 and f.created:
                 try:
-                    os.unlink(f.write_to)
-                except OSError:
+                    with self.folders.held(f.folder) as dfd:
+                        os.unlink(f.temp, dir_fd=dfd)
+                except (OSError, CairnError):
                     pass
 
+    def link(self, folder: Folder, name: bytes, first: PlannedFile) -> None:
+        """Make `name` in `folder` a hard link to the file `first` restored."""
+        held = self.folders.held
+        with held(first.folder) as src, held(folder) as dst, changed_guard(folder.path(name)):
+            try:
+                os.unlink(name, dir_fd=dst)
+            except FileNotFoundError:
+                pass
+            os.link(first.name, name, src_dir_fd=src, dst_dir_fd=dst, follow_symlinks=False)
+
     def run(self, selections: list[tuple[list[bytes], Node]], dest_root: bytes) -> RestoreResult:
+        self.folders = Folders(dest_root)
+        try:
+            return self.run_in(selections)
+        finally:
+            self.folders.close()
+
+    def run_in(self, selections: list[tuple[list[bytes], Node]]) -> RestoreResult:
         self.progress.files_total = 0
-        remove_stale_temps(dest_root)
+        with self.folders.held(self.folders.root) as root_fd:
+            remove_stale_temps(root_fd)
         for parts, node in selections:
-            self.plan(parts, node, dest_root)
+            self.plan(parts, node)
         self.progress.files_total = len(self.files)
         self.reporter.progress(self.progress)
         self.restore_data()
-        for dest, first, _node in self.link_followers:
+        for folder, name, first, _node in self.link_followers:
             if first.damaged:
-                self.result.damaged.append(os.fsdecode(dest))
+                self.result.damaged.append(folder.path(name))
                 continue
-            if os.path.lexists(dest):
-                os.unlink(dest)
-            os.link(first.dest, dest)
+            self.link(folder, name, first)
             self.result.files += 1
         for f in self.files:
             if f.damaged:
-                self.result.damaged.append(os.fsdecode(f.dest))
-                self.reporter.warn(os.fsdecode(f.dest), f"not restored: {f.problem}")
-        for path, dnode in reversed(self.dirs):
-            self.finish_metadata(path, dnode)
+                self.result.damaged.append(f.shown)
+                self.reporter.warn(f.shown, f"not restored: {f.problem}")
+        for folder, dnode in reversed(self.dirs):
+            self.finish_dir(folder, dnode)
             self.result.dirs += 1
         self.special.report(self.reporter)
         return self.result

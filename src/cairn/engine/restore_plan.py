@@ -4,24 +4,36 @@ The vault is untrusted: every name is checked (no `..`, no `/`, no NUL), every f
 found as a real directory (a planted symlink is refused), a folder listed twice or as its own
 ancestor stops the restore, and so does a tree expanding far past the entries the point records.
 A folder whose tree cannot be read is named and skipped. Trees are walked with an explicit stack,
-so any depth plans without recursion. Each file to write gets a temporary name in its folder
-(`fs.safety.temp_name`); `restore.py` writes the data and renames it when whole.
+so any depth plans without recursion. No path is given to the kernel: each folder is opened from
+its parent's descriptor (`fs.folders`), and every entry is made relative to its folder's, so a
+folder swapped for a symlink while the restore runs cannot redirect a write, and no depth meets
+PATH_MAX. Each file to write gets a temporary name in its folder (`fs.safety.temp_name`);
+`restore.py` writes the data and renames it when whole.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.errors import BlobNotFound, CairnError, DamageFound, IntegrityError, UnsafePath
+from cairn.core.errors import (
+    BlobNotFound,
+    DamageFound,
+    IntegrityError,
+    UnsafePath,
+    UnsafeTarget,
+)
 from cairn.core.events import Progress, Reporter
 from cairn.engine.special import SpecialFilter
 from cairn.fs.conflict import copy_name
-from cairn.fs.metadata import apply_metadata, create_special
+from cairn.fs.folders import DIR_FLAGS, Folder, Folders
+from cairn.fs.metadata import apply_metadata_at, apply_metadata_fd, create_special
 from cairn.fs.safety import check_name, remove_stale_temps, temp_name
 from cairn.vault.index import Index
 from cairn.vault.points import RecoveryPoint
@@ -30,8 +42,6 @@ from cairn.vault.tree import Node
 
 CONFLICTS = ("copy", "overwrite", "skip")
 EXPANSION_SLACK = 10_000
-PATH_MAX = 4096  # Linux's limit on a path given to a system call, its NUL included
-NAME_MARGIN = 64  # room for a temporary's or a copy's longer name beside a file
 
 
 @dataclass
@@ -64,8 +74,9 @@ class RestoreResult:
 @dataclass
 class PlannedFile:
     node: Node
-    dest: bytes
-    write_to: bytes
+    folder: Folder  # where it is written, by descriptor (fs/folders.py)
+    name: bytes  # its real name there
+    temp: bytes  # the temporary name it is written under, renamed to `name` when whole
     chunks_left: int = 0
     length: int = 0  # the sum of its chunks' lengths: the restored file's size
     fd: int = -1
@@ -73,6 +84,10 @@ class PlannedFile:
     damaged: bool = False
     problem: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def shown(self) -> str:
+        return self.folder.path(self.name)
 
 
 ACL_XATTRS = ("system.posix_acl_access", "system.posix_acl_default")
@@ -92,13 +107,42 @@ def current_umask() -> int:
     return mask
 
 
-def _open_nofollow(path: str | bytes, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+_CHANGED = frozenset({errno.EEXIST, errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
+
+
+def _changed(shown: str) -> UnsafeTarget:
+    return UnsafeTarget(
+        f"{shown} was made, moved or replaced by someone else while the restore ran: stopped, so"
+        " nothing is written where it does not belong; restore again"
+    )
+
+
+@contextmanager
+def changed_guard(shown: str) -> Iterator[None]:
+    """Turn a failure that means "someone changed this folder under us" (its name gone, taken,
+    or made a symlink) into `UnsafeTarget` naming `shown`."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _CHANGED:
+            raise
+        raise _changed(shown) from None
+
+
+def _open_nofollow_at(dir_fd: int) -> Any:
+    def opener(name: str | bytes, flags: int) -> int:
+        flags |= os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        return os.open(name, flags, dir_fd=dir_fd)
+
+    return opener
 
 
 class Planner:
     """Plans a restore: makes the folders, decides each entry's name, writes links and special
-    files at once, and lists the regular files for the writer (a subclass) to fill."""
+    files at once, and lists the regular files for the writer (a subclass) to fill. Every folder
+    is a `Folder` reached by descriptor (`self.folders`), never by path."""
+
+    folders: Folders
 
     def __init__(
         self,
@@ -123,11 +167,11 @@ class Planner:
         self.entries = 0
         self.entry_budget = 2 * (point.stats.files + point.stats.dirs) + EXPANSION_SLACK
         self.files: list[PlannedFile] = []
-        self.dirs: list[tuple[bytes, Node]] = []
+        self.dirs: list[tuple[Folder, Node]] = []
         self.links: dict[tuple[int, int], PlannedFile] = {}
-        self.link_followers: list[tuple[bytes, PlannedFile, Node]] = []
+        self.link_followers: list[tuple[Folder, bytes, PlannedFile, Node]] = []
         self.lock = threading.Lock()
-        self.fresh: set[bytes] = set()
+        self.fresh: set[Folder] = set()
         self.progress = Progress("restore")
         self.item_ancestors = set()
         for p in point.paths:
@@ -137,71 +181,95 @@ class Planner:
 
     # --- planning: folders, names and conflicts --------------------------------------------------
 
-    def ensure_dir(self, path: bytes, rel: bytes) -> bool:
-        """Make `path` a real directory; False if it must be skipped."""
+    def ensure_dir(self, parent: Folder, name: bytes, rel: bytes) -> Folder | None:
+        """The folder `name` in `parent`, made if missing, as a real directory opened without
+        following a symlink; None if it must be skipped (a file is in its way)."""
+        check_name(name)
+        with self.folders.held(parent) as pfd:
+            try:
+                fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
+            except FileNotFoundError:
+                with changed_guard(parent.path(name)):
+                    os.mkdir(name, 0o700, dir_fd=pfd)
+                    fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
+                folder = self.folders.add(parent, name, fd)
+                self.fresh.add(folder)
+                return folder
+            except OSError as e:
+                if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                return self.not_a_dir(parent, pfd, name, rel)
+        remove_stale_temps(fd)
+        return self.folders.add(parent, name, fd)
+
+    def not_a_dir(self, parent: Folder, pfd: int, name: bytes, rel: bytes) -> Folder | None:
+        """`name` in `parent` is not a real directory: a symlink (refused, unless it is the
+        machine's own symlinked folder above an item, /home -> /data/home, restored in place)
+        or a file in the way (skipped, with a warning)."""
+        shown = parent.path(name)
         try:
-            st = os.lstat(path)
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
         except FileNotFoundError:
-            os.mkdir(path, 0o700)
-            self.fresh.add(path)
-            return True
-        if stat.S_ISDIR(st.st_mode):
-            remove_stale_temps(path)
-            return True
-        ancestor = self.options.target is None and rel in self.item_ancestors
-        if stat.S_ISLNK(st.st_mode) and ancestor and os.path.isdir(path):
-            return True  # the machine's own symlinked folder above an item (/home -> /data/home)
+            raise _changed(shown) from None
         if stat.S_ISLNK(st.st_mode):
-            raise CairnError(
-                f"{os.fsdecode(path)} is a symlink where the recovery point has a folder: refusing to"
+            if self.options.target is None and rel in self.item_ancestors:
+                try:
+                    fd = os.open(name, DIR_FLAGS & ~os.O_NOFOLLOW, dir_fd=pfd)
+                except OSError:
+                    fd = -1
+                if fd >= 0:
+                    return self.folders.add(parent, name, fd, follow=True)
+            raise UnsafeTarget(
+                f"{shown} is a symlink where the recovery point has a folder: refusing to"
                 " restore through it; move it away and restore again"
             )
-        self.reporter.warn(os.fsdecode(path), "a file is in the way of a folder: skipped")
-        return False
+        self.reporter.warn(shown, "a file is in the way of a folder: skipped")
+        return None
 
-    def place(self, directory: bytes, node: Node) -> bytes | None:
-        """The path a file, link or special file is written to; None to skip it."""
+    def place(self, folder: Folder, node: Node) -> bytes | None:
+        """The name in `folder` a file, link or special file is written to; None to skip it."""
         check_name(node.name)
-        dest = os.path.join(directory, node.name)
-        if directory in self.fresh:
-            return dest  # a folder this restore made holds nothing it did not put there
-        try:
-            st = os.lstat(dest)
-        except FileNotFoundError:
-            return dest
-        if self.options.conflict == "skip":
-            self.result.skipped += 1
-            return None
-        if self.identical(dest, node):
-            self.result.identical += 1  # already what the point holds: no copy, no rewrite
-            return None
-        if self.options.conflict == "copy":
-            name = copy_name(directory, node.name, self.when, lambda p: self.identical(p, node))
-            if name is None:
-                self.result.identical += 1
+        if folder in self.fresh:
+            return node.name  # a folder this restore made holds nothing it did not put there
+        with self.folders.held(folder) as fd:
+            try:
+                st = os.stat(node.name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return node.name
+            if self.options.conflict == "skip":
+                self.result.skipped += 1
                 return None
-            self.result.copies += 1
-            return os.path.join(directory, name)
+            if self.identical(fd, node.name, node):
+                self.result.identical += 1  # already what the point holds: no copy, no rewrite
+                return None
+            if self.options.conflict == "copy":
+                name = copy_name(fd, node.name, self.when, lambda n: self.identical(fd, n, node))
+                if name is None:
+                    self.result.identical += 1
+                    return None
+                self.result.copies += 1
+                return name
         if stat.S_ISDIR(st.st_mode):
-            self.reporter.warn(os.fsdecode(dest), "a folder is in the way of a file: skipped")
+            self.reporter.warn(folder.path(node.name), "a folder is in the way of a file: skipped")
             return None
         self.result.overwrites += 1
-        return dest
+        return node.name
 
-    def identical(self, path: bytes, node: Node) -> bool:
-        """Whether `path` already is the point's file or link: same kind, size, mode (set-id
-        bits aside) and modification time, and, for a file, every chunk's keyed hash."""
+    def identical(self, dir_fd: int, name: bytes, node: Node) -> bool:
+        """Whether `name` in the folder `dir_fd` already is the point's file or link: same kind,
+        size, mode (set-id bits aside) and modification time, and, for a file, every chunk's
+        keyed hash."""
         try:
-            st = os.lstat(path)
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             if node.kind == "symlink":
-                return stat.S_ISLNK(st.st_mode) and os.readlink(path) == node.target
+                return stat.S_ISLNK(st.st_mode) and os.readlink(name, dir_fd=dir_fd) == node.target
             if node.kind != "file" or not stat.S_ISREG(st.st_mode):
                 return False
             if (st.st_size, st.st_mtime_ns) != (node.size, node.mtime_ns) or (
                 stat.S_IMODE(st.st_mode) & 0o1777 != stat.S_IMODE(node.mode) & 0o1777
             ):
                 return False
-            with open(path, "rb", opener=_open_nofollow) as f:
+            with open(name, "rb", opener=_open_nofollow_at(dir_fd)) as f:
                 for cid in node.content:
                     loc = self.index.get(cid)
                     if loc is None or self.repo.hasher.id_of(f.read(loc.raw_length)) != cid:
@@ -210,55 +278,44 @@ class Planner:
         except OSError:
             return False
 
-    def plan(self, parts: list[bytes], node: Node, dest_root: bytes) -> None:
-        directory = dest_root
+    def plan(self, parts: list[bytes], node: Node) -> None:
+        folder: Folder | None = self.folders.root
         rel = b""
         for p in parts[:-1]:
-            check_name(p)
-            directory = os.path.join(directory, p)
+            assert folder is not None
             rel = rel + b"/" + p if rel else p
-            if not self.ensure_dir(directory, rel):
+            folder = self.ensure_dir(folder, p, rel)
+            if folder is None:
                 return
+        assert folder is not None
         if node.kind == "dir":
             if parts:
-                check_name(parts[-1])
-                directory = os.path.join(directory, parts[-1])
                 rel = rel + b"/" + parts[-1] if rel else parts[-1]
-                if not self.ensure_dir(directory, rel):
+                folder = self.ensure_dir(folder, parts[-1], rel)
+                if folder is None:
                     return
-                self.dirs.append((directory, node))
-            self.plan_dir(node, directory, rel)
+                self.dirs.append((folder, node))
+            self.plan_dir(node, folder, rel)
         else:
-            self.plan_leaf(node, directory)
+            self.plan_leaf(node, folder)
 
-    def children(self, node: Node, directory: bytes) -> list[Node] | None:
+    def children(self, node: Node, folder: Folder) -> list[Node] | None:
         """A folder's entries; None (the folder named as damaged) if its tree cannot be read."""
         try:
             if node.subtree is None:
                 raise IntegrityError("the entry is a folder without a listing")
             children = self.repo.load_tree(self.index, node.subtree)
         except (IntegrityError, BlobNotFound) as e:
-            shown = os.fsdecode(directory)
+            shown = folder.path()
             self.result.damaged.append(shown)
             self.reporter.warn(shown, f"folder not restored: its listing is damaged: {e}")
             return None
         if len({c.name for c in children}) != len(children):
             raise UnsafePath(
-                f"the recovery point names one entry twice in {os.fsdecode(directory)}: the vault"
+                f"the recovery point names one entry twice in {folder.path()}: the vault"
                 " is damaged or hostile"
             )
         return children
-
-    def too_long(self, path: bytes, node: Node) -> None:
-        shown = os.fsdecode(path)
-        if len(shown) > 200:
-            shown = shown[:80] + " ... " + shown[-80:]
-        what = "folder (and everything in it)" if node.kind == "dir" else node.kind
-        self.reporter.warn(
-            shown,
-            f"{what} not restored: its path would be {len(path)} bytes, longer than the system"
-            f" allows ({PATH_MAX}); restore the folder deepest above it with a short --target",
-        )
 
     def count_entry(self) -> None:
         """Refuse a tree that expands past what the point says it holds (a hostile vault can
@@ -272,18 +329,19 @@ class Planner:
                 " folder over and over, so the vault is damaged or hostile; restore stopped"
             )
 
-    def plan_dir(self, node: Node, directory: bytes, rel: bytes) -> None:
+    def plan_dir(self, node: Node, folder: Folder, rel: bytes) -> None:
         """Plan everything under one folder, depth first with an explicit stack (a tree any
-        number of folders deep needs no recursion); a damaged subfolder is named and skipped."""
-        top = self.children(node, directory)
+        number of folders deep needs no recursion, and no path: each folder is opened from its
+        parent's descriptor); a damaged subfolder is named and skipped."""
+        top = self.children(node, folder)
         if top is None:
             return
-        stack: list[tuple[bytes, bytes, bytes | None, Iterator[Node]]] = [
-            (directory, rel, node.subtree, iter(top))
+        stack: list[tuple[Folder, bytes, bytes | None, Iterator[Node]]] = [
+            (folder, rel, node.subtree, iter(top))
         ]
         on_path = {node.subtree}  # the trees of the folders being planned, top to bottom
         while stack:
-            directory, rel, tree_id, entries = stack[-1]
+            folder, rel, tree_id, entries = stack[-1]
             child = next(entries, None)
             if child is None:
                 stack.pop()
@@ -292,21 +350,20 @@ class Planner:
             check_name(child.name)
             if child.kind in ("file", "dir"):
                 self.count_entry()  # what a point's stats count; other kinds are leaves
-            sub = os.path.join(directory, child.name)
-            if len(sub) + (0 if child.kind == "dir" else NAME_MARGIN) >= PATH_MAX:
-                self.too_long(sub, child)
+            if self.too_long(folder, child):
                 continue
             if child.kind != "dir":
-                self.plan_leaf(child, directory)
+                self.plan_leaf(child, folder)
                 continue
             if child.subtree in on_path:
                 raise UnsafePath(
-                    f"the recovery point lists the folder {os.fsdecode(sub)} as its own ancestor"
-                    " (a loop of trees): the vault is damaged or hostile; nothing below it is"
-                    " restored"
+                    f"the recovery point lists the folder {folder.path(child.name)} as its own"
+                    " ancestor (a loop of trees): the vault is damaged or hostile; nothing below"
+                    " it is restored"
                 )
             sub_rel = rel + b"/" + child.name if rel else child.name
-            if not self.ensure_dir(sub, sub_rel):
+            sub = self.ensure_dir(folder, child.name, sub_rel)
+            if sub is None:
                 continue
             self.dirs.append((sub, child))
             grand = self.children(child, sub)
@@ -314,53 +371,86 @@ class Planner:
                 stack.append((sub, sub_rel, child.subtree, iter(grand)))
                 on_path.add(child.subtree)
 
-    def plan_leaf(self, node: Node, directory: bytes) -> None:
-        if not self.special.allows_node(node.kind, os.fsdecode(os.path.join(directory, node.name))):
+    def too_long(self, folder: Folder, node: Node) -> bool:
+        """Whether the entry's name is longer than a name may be here (a vault written on
+        another system, or a hostile one): then it is named in a warning and skipped."""
+        if len(node.name) <= self.folders.name_max:
+            return False
+        what = "folder (and everything in it)" if node.kind == "dir" else node.kind
+        self.reporter.warn(
+            folder.path(node.name),
+            f"{what} not restored: its name is {len(node.name)} bytes, longer than this file"
+            f" system allows ({self.folders.name_max})",
+        )
+        return True
+
+    def plan_leaf(self, node: Node, folder: Folder) -> None:
+        if not self.special.allows_node(node.kind, folder.path(node.name)):
             return
-        dest = self.place(directory, node)
-        if dest is None:
+        if self.too_long(folder, node):
+            return
+        try:
+            name = self.place(folder, node)
+        except OSError as e:
+            if e.errno != errno.ENAMETOOLONG:
+                raise
+            self.reporter.warn(folder.path(node.name), "not restored: no copy name fits beside it")
+            return
+        if name is None:
             return
         if node.kind == "file":
             key = (node.dev, node.inode)
             if node.nlink > 1 and key in self.links:
-                self.link_followers.append((dest, self.links[key], node))
+                self.link_followers.append((folder, name, self.links[key], node))
                 return
             # Written under a temporary name beside it, renamed to its real name (over the old
             # file, for overwrite) only when whole and its metadata set: a killed restore leaves
             # no half file under a real name.
-            write_to = os.path.join(directory, temp_name())
-            f = PlannedFile(node, dest, write_to, chunks_left=len(node.content))
+            f = PlannedFile(node, folder, name, temp_name(), chunks_left=len(node.content))
             self.files.append(f)
             if node.nlink > 1:
                 self.links[key] = f
             self.progress.bytes_total = (self.progress.bytes_total or 0) + node.size
             return
-        if directory not in self.fresh and os.path.lexists(dest):
-            os.unlink(dest)
-        if node.kind == "symlink":
-            if node.target is None:
-                self.reporter.warn(os.fsdecode(dest), "the symlink has no target: skipped")
+        shown = folder.path(name)
+        with self.folders.held(folder) as fd, changed_guard(shown):
+            if folder not in self.fresh:
+                try:
+                    os.unlink(name, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+            if node.kind == "symlink" and node.target is None:
+                self.reporter.warn(shown, "the symlink has no target: skipped")
                 return
-            os.symlink(node.target, dest)
-        elif node.kind == "socket":
-            self.reporter.warn(
-                os.fsdecode(dest), "a socket is not restored (it is made by its server)"
-            )
-            return
-        else:
+            if node.kind == "socket":
+                self.reporter.warn(shown, "a socket is not restored (it is made by its server)")
+                return
             try:
-                create_special(dest, node.kind, node.mode, node.rdev)  # type: ignore[arg-type]
-            except (OSError, ValueError) as e:
-                self.reporter.warn(os.fsdecode(dest), f"cannot create {node.kind}: {e}")
+                if node.kind == "symlink":
+                    os.symlink(node.target or b"", name, dir_fd=fd)
+                else:
+                    create_special(name, node.kind, node.mode, node.rdev, dir_fd=fd)  # type: ignore[arg-type]
+            except (OSError, ValueError, OverflowError) as e:
+                if isinstance(e, OSError) and e.errno in _CHANGED:
+                    raise
+                # A target with a NUL, a device number too big: no real file system has them.
+                self.reporter.warn(shown, f"cannot create {node.kind}: {e}")
                 return
-        self.finish_metadata(dest, node)
+            problems = apply_metadata_at(
+                fd,
+                name,
+                os.fsencode(shown),
+                kind=node.kind,  # type: ignore[arg-type]
+                **self.metadata(node, shown),
+            )
+        for w in problems:
+            self.reporter.warn(shown, w)
 
     # --- metadata ---------------------------------------------------------------------------------
 
-    def metadata(self, node: Node, path: bytes) -> dict[str, Any]:
+    def metadata(self, node: Node, shown: str) -> dict[str, Any]:
         """What the fs layer's metadata appliers take, from a tree entry (less what the special
         filter withholds)."""
-        shown = os.fsdecode(path)
         if not self.options.permissions:
             full = node.kind == "dir" or node.mode & 0o111
             xattrs = {k: v for k, v in node.xattrs.items() if k not in ACL_XATTRS}
@@ -374,6 +464,7 @@ class Planner:
                 "xattrs": self.special.xattrs(xattrs, shown),
                 "set_owner": False,
             }
+
         return {
             "mode": self.special.mode(node.kind, node.mode, shown),
             "mtime_ns": node.mtime_ns,
@@ -385,6 +476,10 @@ class Planner:
             "set_owner": self.set_owner,
         }
 
-    def finish_metadata(self, path: bytes, node: Node) -> None:
-        for w in apply_metadata(path, kind=node.kind, **self.metadata(node, path)):  # type: ignore[arg-type]
-            self.reporter.warn(os.fsdecode(path), w)
+    def finish_dir(self, folder: Folder, node: Node) -> None:
+        """A folder's own metadata, set through its descriptor once everything in it is done."""
+        shown = folder.path()
+        with self.folders.held(folder) as fd:
+            problems = apply_metadata_fd(fd, os.fsencode(shown), **self.metadata(node, shown))
+        for w in problems:
+            self.reporter.warn(shown, w)

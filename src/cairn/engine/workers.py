@@ -52,6 +52,7 @@ class FileTask:
     ref: int
     path: bytes
     size: int
+    inode: int = 0  # as the walk saw it: another one at read time means the file was replaced
 
 
 @dataclass(slots=True)
@@ -64,6 +65,7 @@ class FileResult:
     inode: int
     error: str | None = None
     changed: bool = False
+    replaced: bool = False
     new_bytes: int = 0
 
 
@@ -138,6 +140,12 @@ class _Uploader:
             raise self.error
 
 
+VANISHED = (
+    "vanished before it was read (deleted or renamed since the walk listed it): not in this"
+    " recovery point"
+)
+
+
 class Bounded:
     """A file read no further than the size it had when opened. A file that grows while it is
     read (a busy log) is then stored as it was, and reported as changed, instead of being chased
@@ -185,6 +193,8 @@ class _Worker:
                 fd = os.open(task.path, flags | _O_NOATIME)
             except PermissionError:
                 fd = os.open(task.path, flags)
+        except FileNotFoundError:
+            return FileResult(task.ref, [], 0, 0, 0, 0, error=VANISHED)
         except OSError as e:
             return FileResult(task.ref, [], 0, 0, 0, 0, error=f"cannot read: {e.strerror}")
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -195,6 +205,7 @@ class _Worker:
             st0 = os.fstat(fd)
             result = FileResult(task.ref, [], 0, st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino)
             unreported = 0
+            result.replaced = bool(task.inode) and st0.st_ino != task.inode
             try:
                 bounded = cast(BinaryIO, Bounded(f, st0.st_size))
                 for chunk in self.chunker.chunks(bounded, st0.st_size):

@@ -16,7 +16,14 @@ from typing import NamedTuple
 from cairn.fs import platform
 from cairn.fs.walk import Kind
 
-__all__ = ["apply_metadata", "create_special", "owner_names", "read_xattrs"]
+__all__ = [
+    "apply_metadata",
+    "apply_metadata_at",
+    "apply_metadata_fd",
+    "create_special",
+    "owner_names",
+    "read_xattrs",
+]
 
 # The errors that mean "no xattrs here": the platform or the filesystem has none.
 _NO_XATTR_SUPPORT = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, getattr(errno, "ENOSYS", -1)})
@@ -27,14 +34,15 @@ def read_xattrs(path: bytes) -> tuple[dict[str, bytes], list[str]]:
     """The extended attributes of `path` itself (a symlink's own), and warnings.
 
     Names are `str` (undecodable bytes kept by surrogateescape). Where xattrs are not supported,
-    `({}, [])`. An attribute or a listing we may not read is a warning; one that vanished
-    between listing and reading is left out.
+    `({}, [])`, and so for a file that is gone (the backup's read of it names it, once). An
+    attribute or a listing we may not read is a warning; one that vanished between listing and
+    reading is left out.
     """
     try:
         names = platform.list_xattrs(path)
     except OSError as e:
-        if e.errno in _NO_XATTR_SUPPORT:
-            return {}, []
+        if e.errno in _NO_XATTR_SUPPORT or e.errno == errno.ENOENT:
+            return {}, []  # none here, or the file is gone (its reader says so, once)
         return {}, [_warning(path, "cannot list extended attributes", e)]
     xattrs: dict[str, bytes] = {}
     warnings: list[str] = []
@@ -181,20 +189,57 @@ def apply_metadata_fd(
     )
 
 
-def create_special(path: bytes, kind: Kind, mode: int, rdev: int) -> None:
-    """Create a fifo or a device node at `path` (not following a symlink there).
+def apply_metadata_at(
+    dir_fd: int,
+    name: bytes,
+    shown: bytes,
+    *,
+    kind: Kind,
+    mode: int,
+    mtime_ns: int,
+    uid: int,
+    gid: int,
+    user: str | None,
+    group: str | None,
+    xattrs: dict[str, bytes],
+    set_owner: bool,
+) -> list[str]:
+    """`apply_metadata` for the entry `name` in the folder open as `dir_fd` (a symlink, a fifo or a
+    device node restore just made there): every call is relative to `dir_fd` and none follows a
+    symlink (`*at` with AT_SYMLINK_NOFOLLOW; xattrs through `/proc/self/fd/<dir_fd>/<name>`, whose
+    last part is not followed), so no path is resolved that could lead elsewhere. `shown` is for
+    messages only. Same order and the same never-raise rule as `apply_metadata`."""
+    in_folder = b"/proc/self/fd/%d/" % dir_fd + name
+    ops = _Ops(
+        chown=lambda u, g: os.chown(name, u, g, dir_fd=dir_fd, follow_symlinks=False),
+        set_xattr=lambda key, value: platform.set_xattr(in_folder, key, value),
+        chmod=None
+        if kind == "symlink"
+        else lambda m: os.chmod(name, m, dir_fd=dir_fd, follow_symlinks=False),
+        utime=lambda ns: os.utime(name, ns=(ns, ns), dir_fd=dir_fd, follow_symlinks=False),
+    )
+    return _apply(
+        shown, ops, mode, mtime_ns, _owner(uid, gid, user, group) if set_owner else None, xattrs
+    )
+
+
+def create_special(
+    path: bytes, kind: Kind, mode: int, rdev: int, *, dir_fd: int | None = None
+) -> None:
+    """Create a fifo or a device node at `path` (not following a symlink there); with `dir_fd`,
+    `path` is one name in the folder open as `dir_fd`.
 
     The node is created with mode 0o600 (apply_metadata sets the recorded `mode` afterwards).
     Device nodes need root: otherwise `PermissionError`. A socket is not recreated: it belongs
     to the process that listened on it, so `ValueError`; as for any other kind.
     """
     if kind == "fifo":
-        os.mkfifo(path, 0o600)
+        os.mkfifo(path, 0o600, dir_fd=dir_fd)
     elif kind in ("chardev", "blockdev"):
         if hasattr(os, "geteuid") and os.geteuid() != 0:
             raise PermissionError(errno.EPERM, "creating a device node needs root", path)
         file_type = stat.S_IFCHR if kind == "chardev" else stat.S_IFBLK
-        os.mknod(path, file_type | 0o600, rdev)
+        os.mknod(path, file_type | 0o600, rdev, dir_fd=dir_fd)
     elif kind == "socket":
         raise ValueError(
             f"{_shown(path)}: a socket is not recreated by restore "

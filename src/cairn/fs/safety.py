@@ -3,9 +3,11 @@
 A hostile or damaged vault could name an entry `..`, `/etc`, or `a/b` (a slash inside one name),
 or first restore a symlink `x -> /etc` and then a file `x/passwd`. So every name is checked, every
 existing directory on the way down must be a real directory (not a symlink), and the file itself
-is opened with O_NOFOLLOW. These checks use paths, so a local user who can write in the target
-while a restore runs could still swap a directory for a symlink between check and use; closing
-that needs descriptor-relative (dir_fd) restore.
+is opened with O_NOFOLLOW. Restore itself goes further: it opens each folder relative to its
+parent's descriptor and writes relative to the folder's (`fs/folders.py`), so a local user who can
+write in the target while a restore runs cannot swap a directory for a symlink between check and
+use; `create_new` and `remove_stale_temps` take such a descriptor. `safe_join` and
+`open_for_restore` are the path-based checks, for callers that hold no descriptor.
 """
 
 from __future__ import annotations
@@ -116,15 +118,16 @@ def open_for_restore(path: bytes, *, truncate: bool) -> int:
     return fd
 
 
-def create_new(path: bytes) -> int:
+def create_new(path: bytes, dir_fd: int | None = None) -> int:
     """Create a new regular file at `path` for restore and return its descriptor (mode 0o600).
 
     O_EXCL|O_NOFOLLOW: fails with `FileExistsError` if anything at all is there (a file, a
     symlink, a fifo), so nothing existing is ever written through. For names restore has already
-    found free (in a folder it created, or a fresh temp name): one system call.
+    found free (in a folder it created, or a fresh temp name): one system call. With `dir_fd`,
+    `path` is a name in the folder open as `dir_fd`.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    return os.open(path, flags, 0o600)
+    return os.open(path, flags, 0o600, dir_fd=dir_fd)
 
 
 def temp_name() -> bytes:
@@ -132,21 +135,29 @@ def temp_name() -> bytes:
     return TEMP_PREFIX + b"%d-" % os.getpid() + secrets.token_hex(6).encode()
 
 
-def remove_stale_temps(directory: bytes) -> int:
-    """Remove the temporaries a killed restore left in `directory`; return how many.
+def remove_stale_temps(directory: bytes | int) -> int:
+    """Remove the temporaries a killed restore left in `directory` (a path, or the descriptor of
+    an open folder); return how many.
 
     A temporary is stale when the process named in it is gone (or it is a day old, or it has
     no process in its name); one being written by a living restore is left alone. Only regular
     files are removed, never through a symlink.
     """
     removed = 0
+    entries: list[os.DirEntry[str]] | list[os.DirEntry[bytes]]
     try:
-        entries = list(os.scandir(directory))
+        if isinstance(directory, int):
+            with os.scandir(directory) as by_fd:
+                entries = list(by_fd)
+        else:
+            with os.scandir(directory) as by_path:
+                entries = list(by_path)
     except OSError:
         return 0
     now = time.time()
     for entry in entries:
-        if not entry.name.startswith(TEMP_PREFIX):
+        name = os.fsencode(entry.name)  # str when listed through a descriptor
+        if not name.startswith(TEMP_PREFIX):
             continue
         try:
             st = entry.stat(follow_symlinks=False)
@@ -154,10 +165,13 @@ def remove_stale_temps(directory: bytes) -> int:
             continue
         if not stat.S_ISREG(st.st_mode):
             continue
-        if _writer_alive(entry.name[len(TEMP_PREFIX) :]) and now - st.st_mtime < STALE_AFTER_S:
+        if _writer_alive(name[len(TEMP_PREFIX) :]) and now - st.st_mtime < STALE_AFTER_S:
             continue
         try:
-            os.unlink(os.path.join(directory, entry.name))
+            if isinstance(directory, int):
+                os.unlink(name, dir_fd=directory)
+            else:
+                os.unlink(os.path.join(directory, name))
             removed += 1
         except OSError:
             pass
