@@ -30,6 +30,7 @@ COMMANDS = {
     "agent": "cairn.cli.agent_cmd:agent",
     "throttle": "cairn.cli.throttle_cmd:throttle",
     "passphrase": "cairn.cli.passphrase_cmd:passphrase",
+    "status": "cairn.cli.status_cmd:status",
 }
 
 
