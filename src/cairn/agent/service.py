@@ -28,6 +28,7 @@ from typing import Any
 import uvicorn
 
 from cairn import __version__
+from cairn.agent.alerting import AlertWorker
 from cairn.agent.api import make_app
 from cairn.agent.client import INFO_FILE, SECRET_FILE
 from cairn.agent.execute import EngineExecutor
@@ -69,6 +70,7 @@ class Agent:
         self.runner: Runner | None = None
         self.scheduler: Scheduler | None = None
         self.next_run: datetime | None = None
+        self.alerts = AlertWorker(home, clock)
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -169,10 +171,12 @@ class Agent:
         if last is None or now - unstamp(last) >= timedelta(days=1):
             self.store.purge(now - self.history)
             self.store.set_meta("purged", stamp(now))
+        self.alerts.poke(look=self.alerts.due_look(now))  # on its own thread
 
     def _after_job(self, job: Any) -> None:
         if self.scheduler is not None:
             self.scheduler.after_job(job, self.clock.now())
+        self.alerts.poke(look=True)
 
     def close(self) -> None:
         if self.runner is not None:

@@ -31,6 +31,7 @@ COMMANDS = {
     "throttle": "cairn.cli.throttle_cmd:throttle",
     "passphrase": "cairn.cli.passphrase_cmd:passphrase",
     "status": "cairn.cli.status_cmd:status",
+    "alerts": "cairn.cli.alerts_cmd:alerts",
 }
 
 

@@ -11,6 +11,7 @@
     ├── StorageError (1)            the vault's storage failed (vault side: stops the job)
     │   ├── BlobNotFound
     │   └── TransientStorageError   a failure worth retrying (timeout, reset, 5xx, 429/503)
+    ├── DeliveryFailed (1)          an alert could not be sent (the channel and the cause named)
     └── Interrupted (130)           interrupted or cancelled
 
 Only the CLI entry point turns these into `sys.exit`. Per-file problems during a backup (a file
@@ -83,6 +84,10 @@ class TransientStorageError(StorageError):
 
 class UnsafePath(DamageFound):
     """A vault entry would write outside the restore target: the vault is damaged or hostile."""
+
+
+class DeliveryFailed(CairnError):
+    """An alert could not be sent to a webhook or an SMTP server (it is retried later)."""
 
 
 class Interrupted(CairnError):

@@ -220,14 +220,15 @@ def machine_health(
     *,
     protection: str = "on",
     open_problem: str | None = None,
+    usage: bool = True,
 ) -> Health:
     """This machine's health. `repo` None: the vault could not be opened (`open_problem` says
-    why)."""
+    why). `usage` False skips the listing of the whole vault (the agent's alert checks)."""
     reg = home.registration()
     registered = datetime.fromisoformat(reg.registered)
     failure = last_failed_backup(home)
     last_point: tuple[str, datetime] | None = None
-    usage = None
+    used = None
     problem = None
     if repo is None:
         problem = open_problem or "the vault cannot be opened"
@@ -239,7 +240,7 @@ def machine_health(
             if points:
                 newest = max(points, key=lambda p: p.time)
                 last_point = (newest.id, newest.time)
-            usage = vault_usage(repo)
+            used = vault_usage(repo) if usage else None
         except StorageError as e:
             problem = f"the vault cannot be read: {e}"
     return assess(
@@ -250,6 +251,6 @@ def machine_health(
         last_failure=failure,
         registered=registered,
         protection=protection,
-        usage=usage,
+        usage=used,
         vault_problem=problem,
     )
