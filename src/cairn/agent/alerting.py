@@ -21,6 +21,7 @@ from cairn.engine.alert_queue import deliver, observe
 from cairn.engine.alerts import load_alerts
 from cairn.engine.health import machine_health
 from cairn.engine.home import Home
+from cairn.engine.protection import local_state
 from cairn.engine.session import open_repository
 
 log = logging.getLogger("cairn.alerts")
@@ -88,6 +89,7 @@ class AlertWorker:
                     repo,
                     settings.load_policy(self.home),
                     now,
+                    protection=local_state(self.home).describe(),
                     open_problem=problem,
                     usage=False,
                 )

@@ -39,6 +39,8 @@ from cairn.core.clock import Clock
 from cairn.core.errors import CairnError, Locked
 from cairn.engine import settings
 from cairn.engine.home import Home, write_private
+from cairn.engine.protection import local_state
+from cairn.policy import Policy
 
 log = logging.getLogger("cairn.agent")
 
@@ -110,7 +112,7 @@ class Agent:
         store.set_meta("purged", stamp(now))
         executor = self._executor or EngineExecutor(self.home, self.clock, store)
         runner = self.runner = Runner(store, executor, self.clock, after_job=self._after_job)
-        self.scheduler = Scheduler(store, runner, lambda: settings.load_policy(self.home))
+        self.scheduler = Scheduler(store, runner, self._policy)
 
         secret = secrets.token_urlsafe(32)
         write_private(self.home.path / SECRET_FILE, secret.encode() + b"\n")
@@ -171,7 +173,21 @@ class Agent:
         if last is None or now - unstamp(last) >= timedelta(days=1):
             self.store.purge(now - self.history)
             self.store.set_meta("purged", stamp(now))
+        if local_state(self.home).protection == "stopped":
+            # No scheduled backups, so no prune after them: the points still age out daily.
+            last = self.store.get_meta("stopped_prune")
+            if self.runner is not None and (
+                last is None or now - unstamp(last) >= timedelta(days=1)
+            ):
+                self.runner.submit("prune", "scheduled")
+                self.store.set_meta("stopped_prune", stamp(now))
         self.alerts.poke(look=self.alerts.due_look(now))  # on its own thread
+
+    def _policy(self) -> Policy | None:
+        """The policy the scheduler follows: none while protection is stopped."""
+        if local_state(self.home).protection == "stopped":
+            return None
+        return settings.load_policy(self.home)
 
     def _after_job(self, job: Any) -> None:
         if self.scheduler is not None:

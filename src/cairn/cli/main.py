@@ -32,6 +32,8 @@ COMMANDS = {
     "passphrase": "cairn.cli.passphrase_cmd:passphrase",
     "status": "cairn.cli.status_cmd:status",
     "alerts": "cairn.cli.alerts_cmd:alerts",
+    "security": "cairn.cli.security_cmd:security",
+    "protection": "cairn.cli.protection_cmd:protection_group",
 }
 
 

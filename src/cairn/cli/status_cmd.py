@@ -11,6 +11,7 @@ from cairn.core.errors import EXIT_WARNINGS, StorageError
 from cairn.core.units import format_bytes
 from cairn.engine import settings
 from cairn.engine.health import Health, machine_health
+from cairn.engine.protection import local_state
 from cairn.engine.session import open_repository
 from cairn.vault.repository import Repository
 
@@ -29,7 +30,14 @@ def gather() -> Health:
         repo = open_repository(home, clock)
     except StorageError as e:
         problem = f"the vault at {reg.vault} cannot be opened: {e}"
-    return machine_health(home, repo, settings.load_policy(home), clock.now(), open_problem=problem)
+    return machine_health(
+        home,
+        repo,
+        settings.load_policy(home),
+        clock.now(),
+        protection=local_state(home).describe(),
+        open_problem=problem,
+    )
 
 
 @click.command("status")
