@@ -34,6 +34,7 @@ COMMANDS = {
     "alerts": "cairn.cli.alerts_cmd:alerts",
     "security": "cairn.cli.security_cmd:security",
     "protection": "cairn.cli.protection_cmd:protection_group",
+    "unregister": "cairn.cli.unregister_cmd:unregister",
 }
 
 
