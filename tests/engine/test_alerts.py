@@ -10,6 +10,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from cairn.agent.jobstore import JobStore
 from cairn.engine.alert_queue import (
     MAX_ATTEMPTS,
     backoff,
@@ -19,7 +20,7 @@ from cairn.engine.alert_queue import (
     queue_state,
 )
 from cairn.engine.alerts import ALERTS_FILE, describe, load_alerts, set_alerts
-from cairn.engine.health import Failure, Health, assess
+from cairn.engine.health import Failure, Health, assess, failed_jobs
 from cairn.engine.home import Home
 from cairn.policy import parse_policy
 from tests.alert_servers import (
@@ -217,3 +218,27 @@ def test_delivery_waits_for_nothing_when_nothing_is_queued(tmp_path: Path) -> No
     started = time.monotonic()
     assert deliver(home, T0) == []
     assert time.monotonic() - started < 1
+
+
+def test_a_failed_check_is_alerted_once_until_a_check_completes(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    home = Home(tmp_path / "home")
+    set_alerts(home, webhook=receiver.url)
+    store = JobStore.in_home(home.path)
+    job = store.create("check", "scheduled", T0, state="running")
+    store.finish(job.id, "failed", T0, error="2 packs are damaged", exit_code=14)
+    fine = health(T0, failed_at=None, point_at=T0)
+    assert [a.event for a in observe(home, fine, T0, failed_jobs(home))] == ["job-failed"]
+    assert observe(home, fine, T0, failed_jobs(home)) == []
+    deliver(home, T0)
+    (post,) = receiver.posts
+    assert (
+        post["subject"] == "[cairn] box: check failed" and "2 packs are damaged" in post["message"]
+    )
+    ok = store.create("check", "scheduled", T0 + timedelta(days=1), state="running")
+    store.finish(ok.id, "completed", T0 + timedelta(days=1))
+    assert failed_jobs(home) == []
+    observe(home, fine, T0, failed_jobs(home))
+    assert queue_state(home)["open"] == {}
+    store.close()

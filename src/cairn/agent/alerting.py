@@ -19,7 +19,7 @@ from cairn.core.errors import CairnError, StorageError
 from cairn.engine import settings
 from cairn.engine.alert_queue import deliver, observe
 from cairn.engine.alerts import load_alerts
-from cairn.engine.health import machine_health
+from cairn.engine.health import failed_jobs, machine_health
 from cairn.engine.home import Home
 from cairn.engine.protection import local_state
 from cairn.engine.session import open_repository
@@ -93,5 +93,5 @@ class AlertWorker:
                     open_problem=problem,
                     usage=False,
                 )
-                observe(self.home, health, now)
+                observe(self.home, health, now, failed_jobs(self.home))
         deliver(self.home, now)

@@ -6,10 +6,11 @@
                   "last_error": TEXT | null}]             alerts not yet delivered everywhere
       log       the last `LOG_KEPT` outcomes (delivered / given up), newest last
 
-- Conditions are "failing" (the last backup failed) and "stale" (two scheduled slots without a
-  recovery point), from engine/health.py. `observe` queues one alert when a condition opens and
-  none while it stays open; it forgets the condition when it clears, so the next time it opens
-  is a new alert. Critical operations (`notify`) are one alert each.
+- Conditions are "failing" (the last backup failed), "stale" (two scheduled slots without a
+  recovery point), from engine/health.py, and "prune-failed", "check-failed", "restore-failed"
+  (the newest job of that kind failed; a later one that completes clears it). `observe` queues
+  one alert when a condition opens and none while it stays open; it forgets the condition when
+  it clears, so the next time it opens is a new alert. Critical operations (`notify`) are one alert each.
 - `deliver` sends what is due to the channels still owed it; a channel that fails is tried again
   after `backoff(attempts)` (1 minute, doubling, at most an hour), up to `MAX_ATTEMPTS` times,
   then the alert is given up and logged. The agent calls it from its housekeeping and after jobs,
@@ -34,7 +35,7 @@ from cairn.core.errors import CairnError, DeliveryFailed
 from cairn.core.ids import random_id
 from cairn.engine.alert_channels import Alert, Channel, channels
 from cairn.engine.alerts import AlertSettings, load_alerts
-from cairn.engine.health import Health
+from cairn.engine.health import Failure, Health
 from cairn.engine.home import Home, write_private
 
 log = logging.getLogger("cairn.alerts")
@@ -107,10 +108,17 @@ def _enqueue(state: dict[str, Any], alert: Alert, settings: AlertSettings, now: 
     )
 
 
-def _conditions(health: Health) -> dict[str, tuple[str, str, str]]:
-    """The open conditions of `health`: name -> (event, subject, message)."""
+def _conditions(health: Health, jobs: list[Failure]) -> dict[str, tuple[str, str, str]]:
+    """The open conditions of `health` and of the other jobs: name -> (event, subject, message)."""
     out: dict[str, tuple[str, str, str]] = {}
     machine = health.machine
+    for f in jobs:
+        out[f"{f.kind}-failed"] = (
+            "job-failed",
+            f"[cairn] {machine}: {f.kind} failed",
+            f"The {f.trigger} {f.kind} job {f.job_id[:8]} of machine {machine} failed at"
+            f" {f.at.isoformat(timespec='seconds')}: {f.reason}",
+        )
     if health.failing and health.last_failure is not None:
         f = health.last_failure
         out["failing"] = (
@@ -131,12 +139,15 @@ def _conditions(health: Health) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def observe(home: Home, health: Health, now: datetime) -> list[Alert]:
-    """Queue an alert for each condition of `health` that just opened; forget cleared ones."""
+def observe(
+    home: Home, health: Health, now: datetime, jobs: list[Failure] | None = None
+) -> list[Alert]:
+    """Queue an alert for each condition that just opened (of `health`, and `jobs`: the prune,
+    check and restore kinds whose last job failed); forget cleared ones."""
     settings = load_alerts(home)
     if not settings.configured:
         return []
-    found = _conditions(health)
+    found = _conditions(health, jobs or [])
     queued = []
     with _locked(home) as state:
         opened: dict[str, Any] = state["open"]

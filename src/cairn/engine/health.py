@@ -198,6 +198,40 @@ def last_failed_backup(home: Home) -> Failure | None:
     return Failure(job_id, kind, trigger, at, error or "no message", slot)
 
 
+def failed_jobs(
+    home: Home, kinds: tuple[str, ...] = ("prune", "check", "restore")
+) -> list[Failure]:
+    """For each of `kinds`, its newest finished job if that one failed (the alerts' "<kind>
+    failed" conditions: open until a later job of the kind completes)."""
+    path = home.path / JOBS_DB
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = [
+                db.execute(
+                    "SELECT id, kind, trigger, finished, error, slot, state FROM jobs"
+                    " WHERE kind = ? AND finished IS NOT NULL AND state != 'cancelled'"
+                    " ORDER BY finished DESC LIMIT 1",
+                    (kind,),
+                ).fetchone()
+                for kind in kinds
+            ]
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise CairnError(f"cannot read the agent's job history in {path}: {e}") from None
+    out = []
+    for row in rows:
+        if row is None or row[6] != "failed":
+            continue
+        job_id, kind, trigger, finished, error, slot, _ = row
+        at = datetime.strptime(finished, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        out.append(Failure(job_id, kind, trigger, at, error or "no message", slot))
+    return out
+
+
 def vault_usage(repo: Repository) -> Usage:
     """Bytes of this machine's store and of the whole vault (one listing), and its points."""
     mine = repo.layout.root + "/"
