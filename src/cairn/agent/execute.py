@@ -83,6 +83,7 @@ class EngineExecutor:
             "substitutes": p.substitutes,
             "stats": asdict(p.stats),
             "duration_s": round(result.duration_s, 3),
+            "hooks": result.hooks,
         }
         state = "completed-with-warnings" if result.warnings else "completed"
         return Outcome(

@@ -83,6 +83,7 @@ def backup(
                 "stats": asdict(s),
                 "warnings": [{"path": w.path, "message": w.message} for w in reporter.warnings],
                 "duration_s": round(result.duration_s, 3),
+                "hooks": result.hooks,
             }
         )
     else:

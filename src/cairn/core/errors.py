@@ -11,6 +11,7 @@
     ├── StorageError (1)            the vault's storage failed (vault side: stops the job)
     │   ├── BlobNotFound
     │   └── TransientStorageError   a failure worth retrying (timeout, reset, 5xx, 429/503)
+    ├── HookFailed (1)              a required pre-backup hook failed: no recovery point
     ├── DeliveryFailed (1)          an alert could not be sent (the channel and the cause named)
     └── Interrupted (130)           interrupted or cancelled
 
@@ -84,6 +85,10 @@ class TransientStorageError(StorageError):
 
 class UnsafePath(DamageFound):
     """A vault entry would write outside the restore target: the vault is damaged or hostile."""
+
+
+class HookFailed(CairnError):
+    """A required pre-backup hook failed (exit code or timeout): the backup did not run."""
 
 
 class DeliveryFailed(CairnError):

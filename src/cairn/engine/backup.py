@@ -69,6 +69,7 @@ class BackupResult:
     point: RecoveryPoint
     warnings: int
     duration_s: float
+    hooks: list[dict[str, Any]] = field(default_factory=list)  # engine/hooks.py, by ondemand
 
 
 @dataclass(eq=False)

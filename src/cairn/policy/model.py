@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from cairn.core.errors import UsageError
 from cairn.policy import limits
+from cairn.policy.hooks import NO_HOOKS, Hooks
 from cairn.policy.wallclock import add_days, add_months, days_in_month
 
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -219,6 +220,7 @@ class Policy:
     start: date
     exclude: tuple[str, ...] = ()
     initial_backup: str = "online"
+    hooks: Hooks = NO_HOOKS
 
     def __post_init__(self) -> None:
         _set(self, "items", _checked_items(self.items))
