@@ -11,6 +11,7 @@
     ├── StorageError (1)            the vault's storage failed (vault side: stops the job)
     │   ├── BlobNotFound
     │   └── TransientStorageError   a failure worth retrying (timeout, reset, 5xx, 429/503)
+    ├── AppendOnly (2)              the vault is append-only: a delete or overwrite refused
     ├── HookFailed (1)              a required pre-backup hook failed: no recovery point
     ├── DeliveryFailed (1)          an alert could not be sent (the channel and the cause named)
     └── Interrupted (130)           interrupted or cancelled
@@ -85,6 +86,10 @@ class TransientStorageError(StorageError):
 
 class UnsafePath(DamageFound):
     """A vault entry would write outside the restore target: the vault is damaged or hostile."""
+
+
+class AppendOnly(UsageError):
+    """The vault is append-only (`vault create --append-only`): deleting or replacing refused."""
 
 
 class HookFailed(CairnError):

@@ -22,7 +22,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from cairn.core.errors import CairnError, UsageError
+from cairn.core.errors import AppendOnly, CairnError, UsageError
 from cairn.engine.alert_queue import deliver, notify
 from cairn.engine.home import Home, write_private
 from cairn.engine.prune import expired_by_policy
@@ -186,7 +186,12 @@ def prune_targets(
     repo: Repository, points: list[RecoveryPoint], policy: Policy | None, now: datetime
 ) -> set[str]:
     """What prune deletes: the live points the policy expires (the newest live one never), and
-    the soft-deleted ones whose 14 days are over."""
+    the soft-deleted ones whose 14 days are over. Refused in an append-only vault."""
+    if getattr(repo.store, "append_only", False):
+        raise AppendOnly(
+            f"the vault at {repo.store.location} is append-only: prune is refused (it would"
+            " delete); prune from a vault that is not append-only, or keep everything"
+        )
     live = [p for p in points if p.status != "deleted"]
     expired = expired_by_policy(live, policy, now) if policy is not None else set()
     purge = {pid for pid, after in repo.guards.deleted().items() if after <= now}

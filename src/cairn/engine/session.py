@@ -86,6 +86,7 @@ def create_vault(
     *,
     save_credentials: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    append_only: bool = False,
 ) -> VaultInfo:
     """Create an empty vault; with `save_credentials`, write its vault credentials file there (the
     backend's secrets from the environment; none for a local vault)."""
@@ -102,7 +103,7 @@ def create_vault(
                 "no credentials for this vault in the environment to save: set "
                 + " or ".join(environment_names(location))
             )
-    info = Vault.create(open_vault_store(location, secrets or None), clock)
+    info = Vault.create(open_vault_store(location, secrets or None), clock, append_only)
     if save_credentials is not None:
         credfile.write_file(
             save_credentials, VaultCredentials(location, info.vault_id, info.created, secrets)

@@ -1,6 +1,7 @@
 """`vault.json` (the vault) and `machines/<m>/config` (one machine's store): plaintext JSON.
 
 vault.json: {"format": "cairn-vault", "version": 1, "vault_id": hex, "created": ISO time}
+            (+ "append_only": true for a vault made append-only; absent: false)
 config:     {"version": 1, "features": [], "chunker": {"algorithm": "fastcdc-permuted", "avg": n,
              "min": n, "max": n}, "compression": {"algorithm": "zstd", "level": n},
              "aead": "aes-256-gcm", "id_hash": "blake3-keyed"}
@@ -30,10 +31,11 @@ class VaultInfo:
     vault_id: str
     created: str
     version: int
+    append_only: bool = False
 
     @classmethod
-    def new(cls, now: datetime) -> VaultInfo:
-        return cls(random_id(16), now.isoformat(), VAULT_VERSION)
+    def new(cls, now: datetime, append_only: bool = False) -> VaultInfo:
+        return cls(random_id(16), now.isoformat(), VAULT_VERSION, append_only)
 
     def encode(self) -> bytes:
         doc = {
@@ -42,6 +44,8 @@ class VaultInfo:
             "vault_id": self.vault_id,
             "created": self.created,
         }
+        if self.append_only:
+            doc["append_only"] = True
         return json.dumps(doc, indent=1).encode()
 
     @classmethod
@@ -61,7 +65,10 @@ class VaultInfo:
         vault_id = doc.get("vault_id")
         if not isinstance(vault_id, str) or not is_hex_id(vault_id, 16):
             raise IntegrityError(f"{location}: vault.json has an invalid vault id")
-        return cls(vault_id, str(doc.get("created", "")), version)
+        append_only = doc.get("append_only", False)
+        if not isinstance(append_only, bool):
+            raise IntegrityError(f"{location}: vault.json has an invalid append_only")
+        return cls(vault_id, str(doc.get("created", "")), version, append_only)
 
 
 @dataclass(frozen=True, slots=True)
