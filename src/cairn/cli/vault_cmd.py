@@ -30,7 +30,16 @@ def vault() -> None:
     is_flag=True,
     help="Cairn's commands never delete or overwrite backups here; prune is refused.",
 )
-def create(location: str, save_credentials: Path | None, append_only: bool) -> None:
+@click.option(
+    "--object-lock",
+    "object_lock",
+    type=click.IntRange(1, 36500),
+    metavar="DAYS",
+    help="S3 only: each pack, index and point locked (COMPLIANCE) for DAYS days as written.",
+)
+def create(
+    location: str, save_credentials: Path | None, append_only: bool, object_lock: int | None
+) -> None:
     """Create an empty vault at LOCATION (a folder)."""
     info = session.create_vault(
         location,
@@ -38,7 +47,10 @@ def create(location: str, save_credentials: Path | None, append_only: bool) -> N
         save_credentials=save_credentials,
         environ=os.environ,
         append_only=append_only,
+        object_lock_days=object_lock,
     )
+    if object_lock is not None:
+        click.echo(f"S3 Object Lock: every pack, index and point is kept {object_lock} days")
     if append_only:
         click.echo("append-only: no backup in it is deleted or replaced through Cairn; no prune")
     where = session.vault_location(location)

@@ -28,6 +28,7 @@ from cairn.engine.home import Home, write_private
 from cairn.engine.prune import expired_by_policy
 from cairn.policy import Policy
 from cairn.policy.floors import retention_lowered
+from cairn.vault import objectlock
 from cairn.vault.guards import GuardState
 from cairn.vault.points import RecoveryPoint
 from cairn.vault.repository import Repository
@@ -195,7 +196,10 @@ def prune_targets(
     live = [p for p in points if p.status != "deleted"]
     expired = expired_by_policy(live, policy, now) if policy is not None else set()
     purge = {pid for pid, after in repo.guards.deleted().items() if after <= now}
-    return expired | {p.id for p in points if p.id in purge}
+    targets = expired | {p.id for p in points if p.id in purge}
+    # A point under S3 Object Lock retention stays, and so does the data it needs (prune's mark
+    # keeps it); a later prune deletes it once its retention is over.
+    return {p for p in targets if not objectlock.still_locked(repo.store, repo.layout.point(p))}
 
 
 def forget_purged(repo: Repository, purged: list[str]) -> None:

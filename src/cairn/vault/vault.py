@@ -9,6 +9,7 @@ from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, NotRegistered
 from cairn.core.ids import is_hex_id
 from cairn.storage.blobstore import BlobStore, put_if_absent
+from cairn.vault import objectlock
 from cairn.vault.appendonly import AppendOnlyBlobStore
 from cairn.vault.keyfile import key_file_problem, make_key_file, unlock
 from cairn.vault.layout import VAULT_FILE, MachineLayout
@@ -27,7 +28,13 @@ class Vault:
         return self.store.location
 
     @classmethod
-    def create(cls, store: BlobStore, clock: Clock, append_only: bool = False) -> VaultInfo:
+    def create(
+        cls,
+        store: BlobStore,
+        clock: Clock,
+        append_only: bool = False,
+        object_lock_days: int | None = None,
+    ) -> VaultInfo:
         try:
             store.stat(VAULT_FILE)
         except BlobNotFound:
@@ -38,7 +45,9 @@ class Vault:
             raise CairnError(
                 f"{store.location} is not empty: create a vault in an empty or new location"
             )
-        info = VaultInfo.new(clock.now(), append_only)
+        if object_lock_days is not None:
+            objectlock.prepare(store)
+        info = VaultInfo.new(clock.now(), append_only, object_lock_days)
         if not put_if_absent(store, VAULT_FILE, info.encode()):
             raise CairnError(f"{store.location} already holds a vault; register with it instead")
         return info
@@ -101,7 +110,10 @@ class Vault:
 
     def open(self, machine: str, key: MasterKey) -> Repository:
         """The machine's store; in an append-only vault, through `AppendOnlyBlobStore`."""
-        store = AppendOnlyBlobStore(self.store) if self.info().append_only else self.store
+        info = self.info()
+        if info.object_lock_days is not None:
+            objectlock.enable(self.store, info.object_lock_days, self.clock.now)
+        store = AppendOnlyBlobStore(self.store) if info.append_only else self.store
         return Repository(store, machine, key, self.config(machine), self.clock)
 
 
