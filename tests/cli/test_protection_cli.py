@@ -54,6 +54,7 @@ def test_security_pin_needs_the_passphrase(registered: Cli) -> None:
     wrong = registered.environ(CAIRN_PASSPHRASE="not the passphrase at all")
     registered.run("security", "pin", env=wrong, expect=12)
     pin(registered)
+    registered.run("check")
 
 
 def test_delete_data_with_a_pin_then_undelete_and_resume(

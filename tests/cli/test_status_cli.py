@@ -87,6 +87,7 @@ def test_stale_until_a_backup_then_healthy_then_failing(registered: Cli, tmp_pat
     registered.run("backup")
     again = status(registered, 0)
     assert again["failing"] is False and again["last_failure"] is not None
+    registered.run("check")
 
 
 def test_not_registered_is_exit_10(cli: Cli) -> None:

@@ -4,6 +4,8 @@ same machine name and passphrase register again and go on with the same store.""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 from tests.agent.conftest import AgentProcess
@@ -16,6 +18,8 @@ def test_unregister_then_register_again_goes_on_incrementally(
     src = tmp_path / "src"
     src.mkdir()
     (src / "big.bin").write_bytes(bytes(range(256)) * 4096)
+    hour_ago = time.time() - 3600  # outside the backup's racy window: unchanged next time
+    os.utime(src / "big.bin", (hour_ago, hour_ago))
     first = json.loads(registered.run("backup", str(src), "--json").stdout)
     registered.run("alerts", "set", "--webhook", "http://127.0.0.1:9/hook")
     vault = tmp_path / "vault"
