@@ -86,6 +86,11 @@ def test_a_scheduled_run_without_its_items_fails_and_agent_status_says_so(
         assert str(drive) in status
         doc = json.loads(registered.run("agent", "status", "--json").stdout)
         assert doc["last_failure"]["id"] == job.id
+        # The machine's health (engine/health.py), as `cairn status` shows it.
+        assert "machine clibox: NOT HEALTHY" in status
+        assert doc["health"]["failing"] is True and doc["health"]["healthy"] is False
+        assert doc["health"]["last_failure"]["job"] == job.id
+        assert str(drive) in doc["health"]["last_failure"]["reason"]
     finally:
         agent.proc.terminate()
         try:

@@ -40,7 +40,8 @@ from cairn.engine.expiry import deletion_reasons
 from cairn.engine.home import Home
 from cairn.engine.ondemand import BackupRequest, back_up, missing_items_message
 from cairn.engine.other_machine import open_machine
-from cairn.engine.prune import DEFAULT_GRACE, expired_by_policy, prune
+from cairn.engine.protection import forget_purged, prune_targets
+from cairn.engine.prune import DEFAULT_GRACE, prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.engine.session import open_repository
 from cairn.vault.repository import Repository
@@ -98,6 +99,7 @@ class EngineExecutor:
             "substitutes": p.substitutes,
             "stats": asdict(p.stats),
             "duration_s": round(result.duration_s, 3),
+            "hooks": result.hooks,
         }
         if result.offline is not None:  # staged: the job says the machine awaits its import
             summary["offline"] = result.offline
@@ -166,8 +168,8 @@ class EngineExecutor:
         policy = settings.load_policy(self.home)
         now = self.clock.now()
         points = repo.list_points()
-        expired = expired_by_policy(points, policy, now) if policy else set()
-        reasons = deletion_reasons(points, policy, now)
+        expired = prune_targets(repo, points, policy, now)
+        reasons = deletion_reasons([p for p in points if p.status != "deleted"], policy, now)
         grace = job.params.get("grace_hours")
         result = prune(
             repo,
@@ -179,6 +181,7 @@ class EngineExecutor:
         )
         summary = {**asdict(result), "expiring": reasons}
         if not result.dry_run:
+            forget_purged(repo, result.points_deleted)
             summary["job_summaries_deleted"] = self._delete_forgotten(repo)
         return Outcome("completed", exit_code=0, result=summary)
 

@@ -31,6 +31,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn import __version__
+from cairn.agent.alerting import AlertWorker
 from cairn.agent.api import make_app
 from cairn.agent.client import INFO_FILE, SECRET_FILE
 from cairn.agent.consolehost import ConsoleFactory, ConsoleHost
@@ -45,7 +46,9 @@ from cairn.core.clock import Clock
 from cairn.core.errors import CairnError, Locked
 from cairn.engine import offline, settings
 from cairn.engine.home import Home, write_private
+from cairn.engine.protection import local_state
 from cairn.engine.session import open_repository
+from cairn.policy import Policy
 
 log = logging.getLogger("cairn.agent")
 
@@ -80,6 +83,7 @@ class Agent:
         self.runner: Runner | None = None
         self.scheduler: Scheduler | None = None
         self.next_run: datetime | None = None
+        self.alerts = AlertWorker(home, clock)
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -127,7 +131,7 @@ class Agent:
         self.scheduler = Scheduler(
             store,
             runner,
-            lambda: settings.load_policy(self.home),
+            self._policy,
             hold=lambda: offline.waiting_reason(
                 self.home, lambda: open_repository(self.home, self.clock)
             ),
@@ -206,10 +210,26 @@ class Agent:
         if last is None or now - unstamp(last) >= timedelta(days=1):
             self.store.purge(now - self.history)
             self.store.set_meta("purged", stamp(now))
+        if local_state(self.home).protection == "stopped":
+            # No scheduled backups, so no prune after them: the points still age out daily.
+            last = self.store.get_meta("stopped_prune")
+            if self.runner is not None and (
+                last is None or now - unstamp(last) >= timedelta(days=1)
+            ):
+                self.runner.submit("prune", "scheduled")
+                self.store.set_meta("stopped_prune", stamp(now))
+        self.alerts.poke(look=self.alerts.due_look(now))  # on its own thread
+
+    def _policy(self) -> Policy | None:
+        """The policy the scheduler follows: none while protection is stopped."""
+        if local_state(self.home).protection == "stopped":
+            return None
+        return settings.load_policy(self.home)
 
     def _after_job(self, job: Any) -> None:
         if self.scheduler is not None:
             self.scheduler.after_job(job, self.clock.now())
+        self.alerts.poke(look=True)
 
     def close(self) -> None:
         if self.runner is not None:

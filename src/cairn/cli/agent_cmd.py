@@ -14,6 +14,7 @@ from cairn.agent.client import AgentClient
 from cairn.agent.firststart import first_start
 from cairn.agent.service import Agent
 from cairn.cli import context, render
+from cairn.cli.status_cmd import gather, render_health
 from cairn.console.app import create_app
 from cairn.core.units import format_bytes
 
@@ -101,8 +102,9 @@ def status(json_output: bool) -> None:
             click.echo(message)
         raise SystemExit(1)
     doc = client.status()
+    health = gather()
     if json_output:
-        render.emit_json({"agent_running": True, **doc})
+        render.emit_json({"agent_running": True, **doc, "health": health.to_json()})
         return
     click.echo(f"agent pid {doc['pid']} on 127.0.0.1:{doc['port']} (cairn {doc['version']})")
     click.echo(f"machine:  {doc.get('machine') or '-'}")
@@ -135,3 +137,4 @@ def status(json_output: bool) -> None:
             f"last failure: {failed['kind']} job {failed['id'][:8]} ({failed['trigger']}{slot})"
             f" at {when}: {failed.get('error') or 'no message'}"
         )
+    render_health(health)

@@ -84,6 +84,7 @@ def backup(
                 "warnings": [{"path": w.path, "message": w.message} for w in reporter.warnings],
                 "duration_s": round(result.duration_s, 3),
                 "offline": result.offline,
+                "hooks": result.hooks,
             }
         )
     else:

@@ -32,6 +32,11 @@ COMMANDS = {
     "throttle": "cairn.cli.throttle_cmd:throttle",
     "passphrase": "cairn.cli.passphrase_cmd:passphrase",
     "offline": "cairn.cli.offline_cmd:offline_group",
+    "status": "cairn.cli.status_cmd:status",
+    "alerts": "cairn.cli.alerts_cmd:alerts",
+    "security": "cairn.cli.security_cmd:security",
+    "protection": "cairn.cli.protection_cmd:protection_group",
+    "unregister": "cairn.cli.unregister_cmd:unregister",
 }
 
 

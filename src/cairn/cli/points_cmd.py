@@ -15,10 +15,13 @@ from cairn.engine.session import open_repository
 
 @click.command("recovery-points")
 @click.option("--machine", help="Another machine's recovery points (needs its passphrase).")
+@click.option("--deleted", is_flag=True, help="The deleted points (undelete within 14 days).")
 @click.option("--json", "json_output", is_flag=True, help="Print as JSON.")
 @context.passphrase_option
-def recovery_points(machine: str | None, json_output: bool, passphrase_file: Path | None) -> None:
-    """List the recovery points, oldest first."""
+def recovery_points(
+    machine: str | None, deleted: bool, json_output: bool, passphrase_file: Path | None
+) -> None:
+    """List the recovery points, oldest first (--deleted: the deleted ones)."""
     home = context.home()
     repo = open_repository(
         home,
@@ -29,10 +32,10 @@ def recovery_points(machine: str | None, json_output: bool, passphrase_file: Pat
     )
     clock = context.clock()
     policy = settings.load_policy(home) if machine is None or machine == repo.machine else None
+    listed = repo.list_points(on_damage=lambda _, m: click.echo(f"warning: {m}", err=True))
+    purge = repo.guards.deleted() if deleted else {}
     kept = point_retention(
-        repo.list_points(on_damage=lambda _, m: click.echo(f"warning: {m}", err=True)),
-        policy,
-        clock.now(),
+        [p for p in listed if (p.status == "deleted") == deleted], policy, clock.now()
     )
     if json_output:
         render.emit_json(
@@ -49,6 +52,7 @@ def recovery_points(machine: str | None, json_output: bool, passphrase_file: Pat
                     "status": p.status,
                     "retain_until": p.retain_until,
                     "expires": r.expires.isoformat() if r.expires is not None else None,
+                    **({"purge_after": purge[p.id].isoformat()} if p.id in purge else {}),
                     "kept_by": list(r.kept_by),
                     "files": p.stats.files,
                     "bytes": p.stats.bytes,
@@ -58,7 +62,15 @@ def recovery_points(machine: str | None, json_output: bool, passphrase_file: Pat
             ]
         )
         return
-    click.echo(f"recovery points of machine {repo.machine}")
+    click.echo(f"{'deleted ' if deleted else ''}recovery points of machine {repo.machine}")
+    if deleted:
+        for r in kept:
+            click.echo(
+                f"{r.point.id[:8]:<10}{r.point.time.astimezone().isoformat(timespec='seconds')}"
+                f"  purged by prune after {purge[r.point.id].astimezone().isoformat('T', 'minutes')}"
+            )
+        click.echo(f"{len(kept)} deleted recovery point(s): `cairn protection undelete [RP ...]`")
+        return
     if not kept:
         click.echo("no recovery points yet")
         return

@@ -11,6 +11,7 @@ import click
 from cairn.cli import context, render
 from cairn.core.errors import UsageError
 from cairn.engine import offline, settings
+from cairn.engine.protection import check_policy_change
 from cairn.engine.session import open_repository
 from cairn.policy import Policy, next_runs, policy_to_json, policy_to_toml, resolve, simulate
 
@@ -73,6 +74,7 @@ def policy() -> None:
     is_flag=True,
     help="Accept items that do not exist now (a removable drive); a scheduled run fails if none do.",
 )
+@click.option("--pin", "pin_", metavar="PIN", help="A security PIN: to lower any retention.")
 @context.passphrase_option
 def set_(
     file: Path | None,
@@ -89,6 +91,7 @@ def set_(
     keep_years: int | None,
     timezone: str | None,
     allow_missing: bool,
+    pin_: str | None,
     passphrase_file: Path | None,
 ) -> None:
     """Set the policy from a file, or from flags for the common cases."""
@@ -120,8 +123,11 @@ def set_(
     repo = open_repository(
         home, clock, passphrase=context.given_passphrase(passphrase_file), prompt=context.prompt()
     )
+    lowered = check_policy_change(home, repo, settings.load_policy(home), new, pin_, clock.now())
     settings.save_policy(home, repo, new, clock.now())
     click.echo(f"policy set for machine {repo.machine!r}")
+    for change in lowered:
+        click.echo(f"retention lowered: {change}")
     click.echo(policy_to_toml(new), nl=False)
 
 

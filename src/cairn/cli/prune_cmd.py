@@ -12,7 +12,8 @@ from cairn.cli import context, follow, render
 from cairn.core.units import format_bytes
 from cairn.engine import settings
 from cairn.engine.expiry import deletion_reasons
-from cairn.engine.prune import DEFAULT_GRACE, PruneResult, expired_by_policy
+from cairn.engine.protection import forget_purged, prune_targets
+from cairn.engine.prune import DEFAULT_GRACE, PruneResult
 from cairn.engine.prune import prune as run_prune
 from cairn.engine.session import open_repository
 
@@ -68,8 +69,8 @@ def prune(
         )
         now = clock.now()
         points = repo.list_points()
-        expired = expired_by_policy(points, policy, now) if policy else set()
-        reasons = deletion_reasons(points, policy, now)
+        expired = prune_targets(repo, points, policy, now)
+        reasons = deletion_reasons([p for p in points if p.status != "deleted"], policy, now)
         with render.reporter(context.interactive(json_output)) as reporter:
             result = run_prune(
                 repo,
@@ -79,6 +80,8 @@ def prune(
                 dry_run=dry_run,
                 reporter=reporter,
             )
+        if not dry_run:
+            forget_purged(repo, result.points_deleted)
     if json_output:
         render.emit_json(
             {

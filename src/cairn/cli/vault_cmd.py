@@ -25,11 +25,34 @@ def vault() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the vault credentials file (mode 0600) that `cairn register` takes on each machine.",
 )
-def create(location: str, save_credentials: Path | None) -> None:
+@click.option(
+    "--append-only",
+    is_flag=True,
+    help="Cairn's commands never delete or overwrite backups here; prune is refused.",
+)
+@click.option(
+    "--object-lock",
+    "object_lock",
+    type=click.IntRange(1, 36500),
+    metavar="DAYS",
+    help="S3 only: each pack, index and point locked (COMPLIANCE) for DAYS days as written.",
+)
+def create(
+    location: str, save_credentials: Path | None, append_only: bool, object_lock: int | None
+) -> None:
     """Create an empty vault at LOCATION (a folder)."""
     info = session.create_vault(
-        location, context.clock(), save_credentials=save_credentials, environ=os.environ
+        location,
+        context.clock(),
+        save_credentials=save_credentials,
+        environ=os.environ,
+        append_only=append_only,
+        object_lock_days=object_lock,
     )
+    if object_lock is not None:
+        click.echo(f"S3 Object Lock: every pack, index and point is kept {object_lock} days")
+    if append_only:
+        click.echo("append-only: no backup in it is deleted or replaced through Cairn; no prune")
     where = session.vault_location(location)
     click.echo(f"created vault {info.vault_id} at {where}")
     if save_credentials is not None:

@@ -13,6 +13,9 @@
     ├── StorageError (1)            the vault's storage failed (vault side: stops the job)
     │   ├── BlobNotFound
     │   └── TransientStorageError   a failure worth retrying (timeout, reset, 5xx, 429/503)
+    ├── AppendOnly (2)              the vault is append-only: a delete or overwrite refused
+    ├── HookFailed (1)              a required pre-backup hook failed: no recovery point
+    ├── DeliveryFailed (1)          an alert could not be sent (the channel and the cause named)
     └── Interrupted (130)           interrupted or cancelled
 
 Only the CLI entry point turns these into `sys.exit`. Per-file problems during a backup (a file
@@ -96,6 +99,18 @@ class TransientStorageError(StorageError):
 
 class UnsafePath(DamageFound):
     """A vault entry would write outside the restore target: the vault is damaged or hostile."""
+
+
+class AppendOnly(UsageError):
+    """The vault is append-only (`vault create --append-only`): deleting or replacing refused."""
+
+
+class HookFailed(CairnError):
+    """A required pre-backup hook failed (exit code or timeout): the backup did not run."""
+
+
+class DeliveryFailed(CairnError):
+    """An alert could not be sent to a webhook or an SMTP server (it is retried later)."""
 
 
 class Interrupted(CairnError):

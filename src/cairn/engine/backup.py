@@ -78,6 +78,7 @@ class BackupResult:
     missing_items: tuple[str, ...] = ()
     offline: dict[str, Any] | None = None
     """Set when the backup was the offline initial backup, into staging (engine/offline.py)."""
+    hooks: list[dict[str, Any]] = field(default_factory=list)  # engine/hooks.py, by ondemand
 
 
 @dataclass(eq=False)

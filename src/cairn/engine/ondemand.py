@@ -27,14 +27,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from cairn.core.errors import CairnError, UsageError
+from cairn.core.errors import CairnError, HookFailed, UsageError
 from cairn.core.events import Reporter
 from cairn.engine import offline, settings
 from cairn.engine.backup import BackupOptions, BackupResult, backup
 from cairn.engine.home import Home
+from cairn.engine.hooks import HookRun, describe, run_hook
 from cairn.engine.slots import SUBSTITUTION_LOOKBACK, recorded_slots
 from cairn.fs.timezone import machine_timezone
 from cairn.policy import Policy, SlotOutcome, substitute_for
+from cairn.policy.hooks import NO_HOOKS
 from cairn.policy.wallclock import end_of_day, local_time
 from cairn.vault.repository import Repository
 
@@ -152,13 +154,55 @@ def back_up(
     reporter: Reporter | None = None,
     policy: Policy | None = None,
 ) -> BackupResult:
-    """Plan the backup (`plan`), then run it: the one path every front end takes. With an
-    offline initial backup in the policy, the first backup goes to the staging folder, and
-    backups wait (`AwaitingImport`) until it is imported (engine/offline.py)."""
+    """Plan the backup (`plan`), then run it between the policy's hooks (for a backup of the
+    policy's items: policy/hooks.py): the one path every front end takes. With an offline
+    initial backup in the policy, the first backup goes to the staging folder, and backups wait
+    (`AwaitingImport`) until it is imported (engine/offline.py)."""
+    reporter = reporter or Reporter()
     if policy is None:
         policy = settings.load_policy(home)
     seeding = offline.seeding(home, repo, policy)
     decided = plan(home, repo, request, repo.clock.now(), policy)
+    hooks = policy.hooks if policy is not None and not request.paths else NO_HOOKS
+    env = {"CAIRN_MACHINE": repo.machine}
+    runs: list[HookRun] = []
+    for hook in hooks.pre:
+        reporter.stop_if_cancelled()
+        done = run_hook(hook, "pre", env)
+        runs.append(done)
+        if not done.ok and hook.required:
+            raise HookFailed(f"{describe(done)}: the backup did not run, no recovery point")
+        if not done.ok:
+            reporter.warn("", f"{describe(done)} (optional: the backup went on)")
+    try:
+        result = _run(home, repo, request, decided, reporter, seeding)
+    except BaseException:
+        after = {**env, "CAIRN_BACKUP_STATUS": "failed", "CAIRN_RECOVERY_POINT": ""}
+        for hook in hooks.post:
+            runs.append(run_hook(hook, "post", after))
+        raise
+    status = "completed-with-warnings" if result.warnings else "completed"
+    after = {**env, "CAIRN_BACKUP_STATUS": status, "CAIRN_RECOVERY_POINT": result.point.id}
+    for hook in hooks.post:
+        done = run_hook(hook, "post", after)
+        runs.append(done)
+        if not done.ok:
+            reporter.warn(
+                "", f"{describe(done)} (the recovery point {result.point.id[:8]} is kept)"
+            )
+    result.warnings = len(reporter.warnings)
+    result.hooks = [r.to_json() for r in runs]
+    return result
+
+
+def _run(
+    home: Home,
+    repo: Repository,
+    request: BackupRequest,
+    decided: Plan,
+    reporter: Reporter,
+    seeding: offline.OfflineState | None,
+) -> BackupResult:
     options = BackupOptions(
         decided.items,
         decided.excludes,

@@ -86,6 +86,8 @@ def create_vault(
     *,
     save_credentials: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    append_only: bool = False,
+    object_lock_days: int | None = None,
 ) -> VaultInfo:
     """Create an empty vault; with `save_credentials`, write its vault credentials file there (the
     backend's secrets from the environment; none for a local vault)."""
@@ -102,7 +104,8 @@ def create_vault(
                 "no credentials for this vault in the environment to save: set "
                 + " or ".join(environment_names(location))
             )
-    info = Vault.create(open_vault_store(location, secrets or None), clock)
+    store = open_vault_store(location, secrets or None)
+    info = Vault.create(store, clock, append_only, object_lock_days)
     if save_credentials is not None:
         credfile.write_file(
             save_credentials, VaultCredentials(location, info.vault_id, info.created, secrets)

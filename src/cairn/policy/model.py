@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from cairn.core.errors import UsageError
 from cairn.policy import limits
+from cairn.policy.hooks import NO_HOOKS, Hooks
 from cairn.policy.offline import OfflineSeeding
 from cairn.policy.wallclock import add_days, add_months, days_in_month
 
@@ -222,6 +223,7 @@ class Policy:
     initial_backup: str = "online"
     offline: OfflineSeeding | None = None
     """`[offline]`: required with `initial_backup = "offline"`, refused otherwise."""
+    hooks: Hooks = NO_HOOKS
 
     def __post_init__(self) -> None:
         _set(self, "items", _checked_items(self.items))

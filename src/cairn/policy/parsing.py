@@ -6,6 +6,7 @@
     [retention.monthly] days_of_month | weeks_of_month + days_of_week, months
     [retention.yearly]  months_of_year, days_of_month | weeks_of_month + days_of_week, years
     [offline]     staging, import_job      (only with initial_backup = "offline")
+    [hooks]       pre, post, timeout, required (policy/hooks.py; written out only when present)
 
 Names are as a user writes them: weekdays "mon".."sun", months "jan".."dec", weeks of month
 "first".."fourth" and "last", days of month 1..28 and "last" (names are read case-insensitively).
@@ -26,6 +27,7 @@ from datetime import date, datetime, time
 from typing import cast
 
 from cairn.core.errors import UsageError
+from cairn.policy.hooks import hooks_from_table, hooks_to_json
 from cairn.policy.model import (
     LAST,
     MONTHS,
@@ -42,7 +44,7 @@ from cairn.policy.model import (
 from cairn.policy.offline import OfflineSeeding
 
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-_SECTIONS = ("policy", "schedule", "retention", "offline")
+_SECTIONS = ("policy", "schedule", "retention", "offline", "hooks")
 _OFFLINE_KEYS = ("staging", "import_job")
 _POLICY_KEYS = ("items", "exclude", "timezone", "initial_backup", "start")
 _SCHEDULE_KEYS = ("frequency", "times", "days", "every_weeks")
@@ -91,6 +93,7 @@ def policy_from_dict(data: Table, *, default_timezone: str, today: date) -> Poli
         schedule=schedule,
         retention=retention,
         offline=offline,
+        hooks=hooks_from_table(data.get("hooks", {})),
     )
 
 
@@ -126,6 +129,7 @@ def policy_to_json(policy: Policy) -> dict[str, object]:
     if r.yearly is not None:
         months = {"months_of_year": [MONTHS[m - 1] for m in r.yearly.months_of_year]}
         retention["yearly"] = months | _days_json(r.yearly) | {"years": r.yearly.years}
+    hooks = {"hooks": hooks_to_json(policy.hooks)} if policy.hooks else {}
     doc: dict[str, object] = {
         "policy": {
             "items": list(policy.items),
@@ -136,6 +140,7 @@ def policy_to_json(policy: Policy) -> dict[str, object]:
         },
         "schedule": schedule,
         "retention": retention,
+        **hooks,  # only when there are hooks: a policy without is stored as before
     }
     if policy.offline is not None:
         doc["offline"] = {
@@ -187,8 +192,12 @@ def _toml_value(value: object) -> str:
         return _toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"no TOML form for {value!r}")
 
 

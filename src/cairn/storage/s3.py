@@ -13,8 +13,12 @@ first write that finds it missing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -69,6 +73,8 @@ CREDENTIAL_HELP = (
     " (optional `region`, `endpoint_url`), or in the environment AWS_ACCESS_KEY_ID and"
     " AWS_SECRET_ACCESS_KEY (optional AWS_DEFAULT_REGION, AWS_ENDPOINT_URL)"
 )
+
+log = logging.getLogger("cairn.storage.s3")
 
 
 def credentials_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
@@ -135,6 +141,7 @@ class S3BlobStore:
         self._multipart = max(multipart_bytes, 5 << 20)
         self._part = max(part_bytes, 5 << 20)
         self._pool = thread_pool(parallel_parts, "cairn-s3-part")
+        self._lock: tuple[int, Callable[[str], bool], Callable[[], datetime]] | None = None
 
     def __repr__(self) -> str:
         return f"S3BlobStore({self.location!r})"
@@ -225,8 +232,69 @@ class S3BlobStore:
             if _status(e)[1] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
+    # -- S3 Object Lock (a vault created with --object-lock DAYS; vault/objectlock.py)
+
+    def prepare_object_lock(self) -> None:
+        """Make the bucket with Object Lock enabled, or check that the existing one has it."""
+        s3 = self._s3.get()
+        try:
+            config = s3.get_object_lock_configuration(Bucket=self._bucket)
+        except ClientError as e:
+            code = _status(e)[1]
+            if code == "NoSuchBucket":
+                try:
+                    s3.create_bucket(Bucket=self._bucket, ObjectLockEnabledForBucket=True)
+                except ClientError as made:
+                    raise self._fail("creating the bucket with Object Lock", "/", made) from None
+                return
+            if code == "ObjectLockConfigurationNotFoundError":
+                raise UsageError(
+                    f"bucket {self._bucket} has no Object Lock (it can only be enabled when a"
+                    " bucket is created): use a new bucket for a vault with --object-lock"
+                ) from None
+            raise self._fail("reading the Object Lock setting of", "/", e) from None
+        except BotoCoreError as e:
+            raise self._fail("reading the Object Lock setting of", "/", e) from None
+        if config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
+            raise UsageError(f"bucket {self._bucket} has Object Lock turned off: use a new bucket")
+
+    def enable_object_lock(
+        self, days: int, lockable: Callable[[str], bool], now: Callable[[], datetime]
+    ) -> None:
+        """From now on, put the names `lockable` accepts with COMPLIANCE retention for `days`
+        days, and leave them (no delete request) while their retention runs."""
+        self._lock = (days, lockable, now)
+
+    def retained_until(self, name: str) -> datetime | None:
+        try:
+            head = self._s3.get().head_object(Bucket=self._bucket, Key=self._key(name))
+        except (ClientError, BotoCoreError) as e:
+            raise self._fail("reading", name, e) from None
+        until = head.get("ObjectLockRetainUntilDate")
+        return until if isinstance(until, datetime) else None
+
+    def locked_now(self, name: str) -> bool:
+        """True while `name` (one Object Lock covers) is under retention."""
+        if self._lock is None or not self._lock[1](name):
+            return False
+        until = self.retained_until(name)
+        return until is not None and until > self._lock[2]()
+
+    def _lock_args(self, name: str) -> dict[str, Any]:
+        if self._lock is None or not self._lock[1](name):
+            return {}
+        days, _, now = self._lock
+        return {
+            "ObjectLockMode": "COMPLIANCE",
+            "ObjectLockRetainUntilDate": now() + timedelta(days=days),
+        }
+
     def put(self, name: str, data: bytes | memoryview) -> None:
-        self._put(name, data, {})
+        extra = self._lock_args(name)
+        if extra:  # S3 wants a checksum with every Object Lock write
+            digest = hashlib.md5(memoryview(data).cast("B"), usedforsecurity=False).digest()
+            extra["ContentMD5"] = base64.b64encode(digest).decode()
+        self._put(name, data, extra)
 
     def put_if_absent(self, name: str, data: bytes | memoryview) -> bool:
         """Create `name` only if no object has it (If-None-Match: *); False if one exists."""
@@ -284,6 +352,9 @@ class S3BlobStore:
 
     def delete(self, name: str) -> None:
         # S3 deletes a missing key without complaint; the contract wants BlobNotFound.
+        if self.locked_now(name):  # BlobNotFound for a missing key, as stat
+            log.info("%s is under Object Lock retention: left for a later prune", name)
+            return
         self.stat(name)
         try:
             self._s3.get().delete_object(Bucket=self._bucket, Key=self._key(name))

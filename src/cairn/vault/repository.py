@@ -25,6 +25,7 @@ from cairn.core.ids import is_hex_id, random_id
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import is_remote
 from cairn.vault.damage import DamageRecords
+from cairn.vault.guards import Guards
 from cairn.vault.index import Index, Location, decode_segment, encode_segment
 from cairn.vault.layout import MachineLayout
 from cairn.vault.locks import LockManager
@@ -69,6 +70,7 @@ class Repository:
         self.hasher = IdHasher(key.id_key)
         self.locks = LockManager(store, self.layout, self.objects, clock)
         self.damage = DamageRecords(store, self.layout, self.objects)
+        self.guards = Guards(store, self.layout, self.objects)
         self.prune_states = PruneStates(store, self.layout, self.objects)
         # Damaged objects skipped where no callback was given (named, for the front end to show).
         self.problems: list[str] = []
@@ -355,11 +357,13 @@ class Repository:
     def list_points(
         self, on_damage: Callable[[str, str], None] | None = None
     ) -> list[RecoveryPoint]:
-        """Every point, oldest first; those marked damaged have status "damaged" (in memory only:
-        the sealed point is never rewritten). A point that does not open is skipped and named
-        (to `on_damage`, else in `problems`) and counted in `unreadable_points`."""
+        """Every point, oldest first; those marked damaged have status "damaged", soft-deleted
+        ones "deleted" (in memory only: the sealed point is never rewritten). A point that does
+        not open is skipped and named (to `on_damage`, else in `problems`) and counted in
+        `unreadable_points`."""
         points = []
         damaged = self.damaged_points()
+        deleted = self.guards.deleted()
         self.unreadable_points = []
         for pid in self.point_ids():
             try:
@@ -372,12 +376,14 @@ class Repository:
                 continue
             if pid in damaged:
                 point.status = "damaged"
+            if pid in deleted:
+                point.status = "deleted"
             points.append(point)
         return sorted(points, key=lambda p: (p.time, p.id))
 
     def find_point(self, spec: str) -> RecoveryPoint:
         if spec == "latest":
-            points = self.list_points()
+            points = [p for p in self.list_points() if p.status != "deleted"]
             if not points:
                 raise UsageError(f"machine {self.machine!r} has no recovery points yet")
             return points[-1]
@@ -387,6 +393,11 @@ class Repository:
             raise UsageError(f"no recovery point {spec!r}: see `cairn recovery-points`")
         if len(matches) > 1:
             raise UsageError(f"{spec!r} names {len(matches)} recovery points: give more characters")
+        if matches[0] in self.guards.deleted():
+            raise UsageError(
+                f"recovery point {matches[0][:8]} is deleted: `cairn protection undelete"
+                f" {matches[0][:8]}` brings it back (within 14 days of its deletion)"
+            )
         return self.load_point(matches[0])
 
     # --- job summaries (written by the agent, read by other machines and the console) ----------

@@ -9,6 +9,8 @@ from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, NotRegistered
 from cairn.core.ids import is_hex_id
 from cairn.storage.blobstore import BlobStore, put_if_absent
+from cairn.vault import objectlock
+from cairn.vault.appendonly import AppendOnlyBlobStore
 from cairn.vault.keyfile import key_file_problem, make_key_file, unlock
 from cairn.vault.layout import VAULT_FILE, MachineLayout
 from cairn.vault.repository import Repository
@@ -18,6 +20,7 @@ from cairn.vault.vaultfile import StoreConfig, VaultInfo
 class Vault:
     def __init__(self, store: BlobStore, clock: Clock) -> None:
         self.store = store
+        self._info: VaultInfo | None = None  # vault.json never changes once written
         self.clock = clock
 
     @property
@@ -25,7 +28,13 @@ class Vault:
         return self.store.location
 
     @classmethod
-    def create(cls, store: BlobStore, clock: Clock) -> VaultInfo:
+    def create(
+        cls,
+        store: BlobStore,
+        clock: Clock,
+        append_only: bool = False,
+        object_lock_days: int | None = None,
+    ) -> VaultInfo:
         try:
             store.stat(VAULT_FILE)
         except BlobNotFound:
@@ -36,19 +45,24 @@ class Vault:
             raise CairnError(
                 f"{store.location} is not empty: create a vault in an empty or new location"
             )
-        info = VaultInfo.new(clock.now())
+        if object_lock_days is not None:
+            objectlock.prepare(store)
+        info = VaultInfo.new(clock.now(), append_only, object_lock_days)
         if not put_if_absent(store, VAULT_FILE, info.encode()):
             raise CairnError(f"{store.location} already holds a vault; register with it instead")
         return info
 
     def info(self) -> VaultInfo:
+        if self._info is not None:
+            return self._info
         try:
             data = self.store.get(VAULT_FILE)
         except BlobNotFound:
             raise NotRegistered(
                 f"no vault at {self.location}: create one with `cairn vault create {self.location}`"
             ) from None
-        return VaultInfo.decode(data, self.location)
+        self._info = VaultInfo.decode(data, self.location)
+        return self._info
 
     def machines(self) -> list[str]:
         names = set()
@@ -95,7 +109,12 @@ class Vault:
         return unlock(files, passphrase, machine)
 
     def open(self, machine: str, key: MasterKey) -> Repository:
-        return Repository(self.store, machine, key, self.config(machine), self.clock)
+        """The machine's store; in an append-only vault, through `AppendOnlyBlobStore`."""
+        info = self.info()
+        if info.object_lock_days is not None:
+            objectlock.enable(self.store, info.object_lock_days, self.clock.now)
+        store = AppendOnlyBlobStore(self.store) if info.append_only else self.store
+        return Repository(store, machine, key, self.config(machine), self.clock)
 
 
 def list_key_files(store: BlobStore, layout: MachineLayout) -> list[tuple[str, bytes]]:

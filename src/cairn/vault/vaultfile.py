@@ -1,6 +1,8 @@
 """`vault.json` (the vault) and `machines/<m>/config` (one machine's store): plaintext JSON.
 
 vault.json: {"format": "cairn-vault", "version": 1, "vault_id": hex, "created": ISO time}
+            (+ "append_only": true for a vault made append-only; absent: false)
+            (+ "object_lock_days": N for an S3 vault with Object Lock; absent: none)
 config:     {"version": 1, "features": [], "chunker": {"algorithm": "fastcdc-permuted", "avg": n,
              "min": n, "max": n}, "compression": {"algorithm": "zstd", "level": n},
              "aead": "aes-256-gcm", "id_hash": "blake3-keyed"}
@@ -30,10 +32,14 @@ class VaultInfo:
     vault_id: str
     created: str
     version: int
+    append_only: bool = False
+    object_lock_days: int | None = None
 
     @classmethod
-    def new(cls, now: datetime) -> VaultInfo:
-        return cls(random_id(16), now.isoformat(), VAULT_VERSION)
+    def new(
+        cls, now: datetime, append_only: bool = False, object_lock_days: int | None = None
+    ) -> VaultInfo:
+        return cls(random_id(16), now.isoformat(), VAULT_VERSION, append_only, object_lock_days)
 
     def encode(self) -> bytes:
         doc = {
@@ -42,6 +48,10 @@ class VaultInfo:
             "vault_id": self.vault_id,
             "created": self.created,
         }
+        if self.append_only:
+            doc["append_only"] = True
+        if self.object_lock_days is not None:
+            doc["object_lock_days"] = self.object_lock_days
         return json.dumps(doc, indent=1).encode()
 
     @classmethod
@@ -61,7 +71,13 @@ class VaultInfo:
         vault_id = doc.get("vault_id")
         if not isinstance(vault_id, str) or not is_hex_id(vault_id, 16):
             raise IntegrityError(f"{location}: vault.json has an invalid vault id")
-        return cls(vault_id, str(doc.get("created", "")), version)
+        append_only = doc.get("append_only", False)
+        if not isinstance(append_only, bool):
+            raise IntegrityError(f"{location}: vault.json has an invalid append_only")
+        lock = doc.get("object_lock_days")
+        if lock is not None and (isinstance(lock, bool) or not isinstance(lock, int) or lock < 1):
+            raise IntegrityError(f"{location}: vault.json has an invalid object_lock_days")
+        return cls(vault_id, str(doc.get("created", "")), version, append_only, lock)
 
 
 @dataclass(frozen=True, slots=True)
