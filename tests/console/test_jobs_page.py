@@ -106,26 +106,35 @@ def test_export_csv_of_the_filter(console_agent: ConsoleAgent, console: Page) ->
     assert {r[-1] for r in rows[1:]} == {"pack 0a1b missing"}
 
 
-def test_missed_scheduled_backups_make_the_stale_warning(
+def test_scheduled_backups_passed_without_a_point_make_the_stale_warning(
     console_agent: ConsoleAgent, console: Page
 ) -> None:
-    store = JobStore.in_home(console_agent.cli.home)
+    """The dashboard shows the health `cairn status` assesses (engine/health.py): a machine that
+    registered three days ago whose daily slots all passed without a recovery point is stale."""
     now = datetime.now(UTC)
-    try:
-        store.record_slot("2026-01-01T21:00 UTC", now - timedelta(days=3), "succeeded")
-        store.record_slot("2026-01-02T21:00 UTC", now - timedelta(days=2), "failed")
-        store.record_slot("2026-01-03T21:00 UTC", now - timedelta(days=1), "missed")
-    finally:
-        store.close()
-    console.reload()
-    expect(console.locator("#stale")).to_contain_text(
-        "the backups are stale: the last scheduled backup that succeeded ran at"
+    src = console_agent.tmp / "stale-src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    times = [(now - timedelta(hours=h)).strftime("%H:%M") for h in (3, 2)]
+    policy = console_agent.tmp / "stale-policy.toml"
+    policy.write_text(
+        f'[policy]\nitems = ["{src}"]\ntimezone = "UTC"\n'
+        f"start = {(now - timedelta(days=3)).date().isoformat()}\n"
+        f'[schedule]\nfrequency = "daily"\ntimes = {json.dumps(sorted(times))}\n'
+        "[retention.daily]\ndays = 7\n"
     )
+    console_agent.cli.run("policy", "set", "--file", str(policy))
+    registration = console_agent.cli.home / "registration.json"
+    doc = json.loads(registration.read_text())
+    doc["registered"] = (now - timedelta(days=3)).isoformat()
+    registration.write_text(json.dumps(doc))
+    console.reload()
+    expect(console.locator("#stale")).to_contain_text("stale:")
     expect(console.locator("#stale")).to_contain_text(
-        "2 scheduled backups since then failed or were missed"
+        "scheduled backups passed without a recovery point"
     )
     out = console_agent.cli.run("agent", "status").stdout
-    assert "2 scheduled backups since then failed or were missed" in out
+    assert "scheduled backups passed without a recovery point" in out
 
 
 def test_the_cli_filters_by_kind_as_the_page_does(console_agent: ConsoleAgent) -> None:

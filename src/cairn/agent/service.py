@@ -36,7 +36,6 @@ from cairn.agent.api import make_app
 from cairn.agent.client import INFO_FILE, SECRET_FILE
 from cairn.agent.consolehost import ConsoleFactory, ConsoleHost
 from cairn.agent.execute import EngineExecutor
-from cairn.agent.health import stale_warning
 from cairn.agent.jobsecrets import JobSecrets
 from cairn.agent.jobstore import JobStore, stamp, unstamp
 from cairn.agent.logintokens import LoginTokens
@@ -273,7 +272,6 @@ class Agent:
             "offline": seeding,
             # Why scheduled backups wait, while they do (the scheduler's note of the last slot).
             "waiting": (self.store.get_meta("waiting") or None) if awaiting else None,
-            "stale": stale_warning(self.store, self.clock.now()),
         }
 
 

@@ -127,8 +127,6 @@ def status(json_output: bool) -> None:
         )
     elif seeding.get("state") in ("staging", "imported"):
         click.echo(f"offline:  {seeding['state']} (import job {seeding['import_job']!r})")
-    if doc.get("stale"):
-        click.echo(f"warning:  {doc['stale']}")
     failed = doc.get("last_failure")
     if failed:
         when = failed.get("finished") or failed.get("created")

@@ -1,6 +1,7 @@
-"""The Dashboard (/): the last and the next backup, the last job of each kind, the stale-backup
-warning (agent/health.py), the vault usage, a chart of stored bytes and recovery points over time
-and a calendar of the days with recovery points (engine/overview.py)."""
+"""The Dashboard (/): the last and the next backup, the last job of each kind, the health problems
+(the stale-backup warning among them: engine/health.py, as `cairn status` shows them), the vault
+usage, a chart of stored bytes and recovery points over time and a calendar of the days with
+recovery points (engine/overview.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from cairn.console.chart import history_chart
 from cairn.console.render import host, page
 from cairn.core.errors import CairnError
 from cairn.engine import settings
+from cairn.engine.health import Health, machine_health
 from cairn.engine.overview import VaultOverview, vault_overview
+from cairn.engine.protection import local_state
 from cairn.engine.session import open_repository
 from cairn.policy import next_runs
 
@@ -28,9 +31,23 @@ async def dashboard(request: Request) -> Response:
     status = h.status()
     last = last_of_each_kind(h.store)
     overview: VaultOverview | None = None
+    health: Health | None = None
     problem = None
+
+    def gather() -> tuple[VaultOverview, Health]:
+        repo = open_repository(h.home, h.clock)
+        seen = machine_health(
+            h.home,
+            repo,
+            settings.load_policy(h.home),
+            h.clock.now(),
+            protection=local_state(h.home).describe(),
+            usage=False,
+        )
+        return vault_overview(repo), seen
+
     try:
-        overview = await run_in_threadpool(lambda: vault_overview(open_repository(h.home, h.clock)))
+        overview, health = await run_in_threadpool(gather)
     except CairnError as e:
         problem = str(e)
     newest = overview.newest if overview else None
@@ -45,6 +62,7 @@ async def dashboard(request: Request) -> Response:
         title="Dashboard",
         active="/",
         status=status,
+        health=health,
         next_run=next_run,
         last=last,
         kinds=KINDS,
