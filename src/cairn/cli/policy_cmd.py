@@ -121,6 +121,8 @@ def set_(
         home, clock, passphrase=context.given_passphrase(passphrase_file), prompt=context.prompt()
     )
     settings.save_policy(home, repo, new, clock.now())
+    for warning in settings.exclusion_warnings(new):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"policy set for machine {repo.machine!r}")
     click.echo(policy_to_toml(new), nl=False)
 

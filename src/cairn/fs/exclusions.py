@@ -85,6 +85,31 @@ class Exclusions:
             text += "/"
         return self._match(text) is not None
 
+    def blocking(self, item: bytes, is_dir: bool) -> list[tuple[str, bytes]]:
+        """The patterns that match the item (absolute, normalised) or a folder above it, each
+        with the highest such path: those for which `excludes` would leave out the whole item."""
+        if self._match is None or not self.excludes(item, is_dir):
+            return []
+        parts = item.strip(b"/").split(b"/")
+        out = []
+        for pattern in self.patterns:
+            alone = Exclusions([pattern], case_sensitive=self.case_sensitive)
+            for end in range(1, len(parts) + 1):  # from the top: the first match is the highest
+                path = b"/" + b"/".join(parts[:end])
+                if alone.excludes(path, end < len(parts) or is_dir):
+                    out.append((pattern, path))
+                    break
+        return out
+
+    def inside(self, item: bytes, is_dir: bool) -> Exclusions:
+        """The exclusions to apply inside `item`: those that match neither the item nor a folder
+        above it (a named item is backed up whole: see docs/policy.md)."""
+        blocking = {pattern for pattern, _ in self.blocking(item, is_dir)}
+        if not blocking:
+            return self
+        kept = [p for p in self.patterns if p not in blocking]
+        return Exclusions(kept, case_sensitive=self.case_sensitive)
+
 
 # Zero or more whole path parts, as few as will do (the paths are normal: no empty part).
 _SKIP_PARTS = "(?:[^/]*/)*?"
