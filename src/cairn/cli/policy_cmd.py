@@ -16,10 +16,7 @@ from cairn.policy import Policy, next_runs, policy_to_json, policy_to_toml, reso
 
 
 def _read_file(path: Path, today: date) -> Policy:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot read the policy file {path}: {e.strerror}") from None
+    text = context.read_input_file(path, "the policy file", context.POLICY_FILE_BYTES)
     return settings.read_policy_file(text, today)
 
 
