@@ -357,3 +357,28 @@ def test_the_reference_itself_knows_the_rules() -> None:
     assert reference_excludes("b/", "/a/b/c", False, True)
     assert not reference_excludes("/a/*/c", "/a/b/b/c", False, True)
     assert reference_excludes("/a/**/c", "/a/b/b/c", False, True)
+
+
+# --- items that an exclusion matches (engine/scope.py uses these) ------------------------------
+
+
+def test_blocking_names_each_pattern_with_the_highest_path_it_matches() -> None:
+    exclusions = Exclusions(["obs", "*.tmp", "/x/**", "/elsewhere"], case_sensitive=True)
+
+    assert exclusions.blocking(b"/x/obs/y/obs", True) == [
+        ("obs", b"/x/obs"),
+        ("/x/**", b"/x/obs"),
+    ]
+    assert exclusions.blocking(b"/d/keep.tmp", False) == [("*.tmp", b"/d/keep.tmp")]
+    assert exclusions.blocking(b"/d/plain", True) == []
+
+
+def test_inside_an_item_only_the_exclusions_that_do_not_match_it_apply() -> None:
+    exclusions = Exclusions(["obs", "*.tmp"], case_sensitive=True)
+
+    inside = exclusions.inside(b"/x/obs/y", True)
+
+    assert inside.patterns == ("*.tmp",)
+    assert not inside.excludes(b"/x/obs/y/obs", True)
+    assert inside.excludes(b"/x/obs/y/a.tmp", False)
+    assert exclusions.inside(b"/x/plain", True) is exclusions  # the common case costs nothing

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from cairn.core.errors import UsageError
-from cairn.storage.secrets import check_credentials, check_location, from_environment
+from cairn.storage.secrets import (
+    check_credentials,
+    check_location,
+    from_environment,
+    with_environment,
+)
 
 SECRET = "s3cr3t-never-printed-0xdeadbeef"
 
@@ -76,3 +81,35 @@ def test_a_misspelt_key_is_refused_and_named_without_its_value() -> None:
     with pytest.raises(UsageError, match="'account_key'"):
         check_credentials("s3://b", {"account_key": SECRET})
     check_credentials("/srv/vault", {"anything": "ignored"})
+
+
+def test_the_environment_wins_over_kept_credentials_key_by_key() -> None:
+    kept = {"access_key_id": "kept-id", "secret_access_key": "kept", "endpoint_url": "http://k"}
+    env = {"AWS_SECRET_ACCESS_KEY": "rotated", "AWS_REGION": "eu-west-1"}
+
+    merged, names = with_environment("s3://b/p", kept, env)
+
+    assert merged == {
+        "access_key_id": "kept-id",
+        "secret_access_key": "rotated",
+        "endpoint_url": "http://k",
+        "region": "eu-west-1",
+    }
+    assert names == ["AWS_SECRET_ACCESS_KEY", "AWS_REGION"]
+    assert with_environment("s3://b/p", kept, {}) == (kept, [])
+
+
+def test_an_azure_signing_secret_from_the_environment_replaces_the_kept_one() -> None:
+    kept = {"connection_string": "AccountName=a;AccountKey=k", "endpoint": "http://e"}
+
+    by_key, _ = with_environment(
+        "azure://c/p", kept, {"AZURE_STORAGE_ACCOUNT": "b", "AZURE_STORAGE_KEY": "k2"}
+    )
+    by_string, names = with_environment(
+        "azure://c/p", {"account_name": "a", "account_key": "k"},
+        {"AZURE_STORAGE_CONNECTION_STRING": "AccountName=b;AccountKey=k3"},
+    )  # fmt: skip
+
+    assert by_key == {"account_name": "b", "account_key": "k2", "endpoint": "http://e"}
+    assert by_string == {"connection_string": "AccountName=b;AccountKey=k3"}
+    assert names == ["AZURE_STORAGE_CONNECTION_STRING"]

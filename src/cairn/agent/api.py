@@ -2,7 +2,8 @@
 
 Every request carries `Authorization: Bearer <secret>` (the secret is in CAIRN_HOME, mode 0600),
 and its Host must be the loopback address, so a web page cannot reach the agent through a
-rebound DNS name.
+rebound DNS name; a request with an Origin other than the loopback address is refused (403), and
+a body over 64 KiB (413), by its Content-Length or as it streams in.
 
     GET  /v1/status                  the agent: pid, version, machine, the running job
     GET  /v1/jobs?status=S&kind=K&last=N    jobs, newest first
@@ -11,7 +12,7 @@ rebound DNS name.
     POST /v1/jobs/{id}/cancel        cancels a queued or running job
     POST /v1/console/token           a one-time console login token (agent/logintokens.py)
 
-Errors are `{"error": message, "exit_code": n}` with 400 (bad input), 401, 404 or 500.
+Errors are `{"error": message, "exit_code": n}` with 400 (bad input), 401, 403, 404, 413 or 500.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,7 +32,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.agent.jobquery import JobFilter, iter_jobs
 from cairn.agent.jobstore import KINDS, JobNotFound, JobStore
@@ -43,6 +45,7 @@ from cairn.vault.layout import machine_name
 log = logging.getLogger("cairn.agent")
 
 CONFLICTS = ("copy", "overwrite", "skip")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 class _Bearer:
@@ -63,6 +66,84 @@ class _Bearer:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+MAX_BODY_BYTES = 64 << 10  # a job request is a few hundred bytes; paths lists stay far below
+
+
+class _Origin:
+    """Refuses a request whose Origin is not the agent's own loopback address (a page elsewhere
+    that learnt the secret, or a `null` origin of a sandboxed page or a file), with 403.
+    Browsers send Origin on every cross-origin request; the CLI sends none."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            origin = dict(scope["headers"]).get(b"origin")
+            if origin is not None and not _loopback_origin(origin):
+                response = JSONResponse(
+                    {"error": "requests from another origin are refused", "exit_code": 1},
+                    status_code=403,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _loopback_origin(origin: bytes) -> bool:
+    try:
+        parsed = urlsplit(origin.decode("ascii"))
+        return parsed.scheme in ("http", "https") and parsed.hostname in LOOPBACK_HOSTS
+    except (UnicodeDecodeError, ValueError):
+        return False
+
+
+class _BodyLimit:
+    """Refuses a body larger than MAX_BODY_BYTES with 413: by its Content-Length before reading
+    it, and while a body without one (chunked) streams in."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _too_large()(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY_BYTES:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large()(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": f"the request body is larger than {MAX_BODY_BYTES >> 10} KiB",
+            "exit_code": EXIT_USAGE,
+        },
+        status_code=413,
+    )
 
 
 def _strings(params: dict[str, Any], key: str) -> list[str]:
@@ -176,8 +257,8 @@ def make_app(
         try:
             try:
                 body = json.loads(await request.body())
-            except ValueError:
-                raise UsageError("the request body is not JSON") from None
+            except (ValueError, RecursionError):
+                raise UsageError("the request body is not JSON (or is nested too deeply)") from None
             if not isinstance(body, dict):
                 raise UsageError("the request body must be an object")
             kind = str(body.get("kind"))
@@ -208,8 +289,10 @@ def make_app(
         Route("/v1/jobs/{job_id}/cancel", cancel, methods=["POST"]),
     ]
     middleware = [
-        Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"]),
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_HOSTS)),
+        Middleware(_Origin),
         Middleware(_Bearer, secret=secret),
+        Middleware(_BodyLimit),
     ]
 
     async def internal(request: Request, exc: Exception) -> Response:

@@ -34,15 +34,32 @@ def passphrase_option(f: F) -> F:
     )(f)
 
 
+POLICY_FILE_BYTES = 1 << 20
+PASSPHRASE_FILE_BYTES = 64 << 10
+
+
+def read_input_file(path: Path, what: str, limit: int) -> str:
+    """The UTF-8 text of a file the user names (`what` names it in messages: "the policy file",
+    "--passphrase-file"), read no further than `limit` bytes: a huge or endless file (/dev/zero)
+    is refused, not read whole. A pipe (`<(...)`) is read as a file is."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise UsageError(f"cannot read {what} {path}: {e.strerror}") from None
+    if len(data) > limit:
+        size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
+        raise UsageError(f"{what} {path} is larger than {size}: name the right file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte {e.start})") from None
+
+
 def given_passphrase(passphrase_file: Path | None) -> str | None:
     """The passphrase the user gave without being asked, or None."""
     if passphrase_file is not None:
-        try:
-            text = passphrase_file.read_text(encoding="utf-8")
-        except OSError as e:
-            raise UsageError(
-                f"cannot read --passphrase-file {passphrase_file}: {e.strerror}"
-            ) from None
+        text = read_input_file(passphrase_file, "--passphrase-file", PASSPHRASE_FILE_BYTES)
         return text.rstrip("\r\n")
     env = os.environ.get("CAIRN_PASSPHRASE")
     return env if env else None

@@ -21,12 +21,10 @@ def passphrase() -> None:
 
 def new_passphrase(new_file: Path | None) -> str:
     if new_file is not None:
-        try:
-            return new_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as e:
-            raise UsageError(
-                f"cannot read --new-passphrase-file {new_file}: {e.strerror}"
-            ) from None
+        text = context.read_input_file(
+            new_file, "--new-passphrase-file", context.PASSPHRASE_FILE_BYTES
+        )
+        return text.rstrip("\r\n")
     env = os.environ.get("CAIRN_NEW_PASSPHRASE")
     if env:
         return env

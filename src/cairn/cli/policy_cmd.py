@@ -17,10 +17,7 @@ from cairn.policy import Policy, next_runs, policy_to_json, policy_to_toml, reso
 
 
 def _read_file(path: Path, today: date) -> Policy:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot read the policy file {path}: {e.strerror}") from None
+    text = context.read_input_file(path, "the policy file", context.POLICY_FILE_BYTES)
     return settings.read_policy_file(text, today)
 
 
@@ -125,6 +122,8 @@ def set_(
     )
     lowered = check_policy_change(home, repo, settings.load_policy(home), new, pin_, clock.now())
     settings.save_policy(home, repo, new, clock.now())
+    for warning in settings.exclusion_warnings(new):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"policy set for machine {repo.machine!r}")
     for change in lowered:
         click.echo(f"retention lowered: {change}")

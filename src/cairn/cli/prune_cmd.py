@@ -96,6 +96,7 @@ def prune(
                 "bytes_waiting": result.bytes_waiting,
                 "temp_files_removed": result.temp_files_removed,
                 "temp_bytes_removed": result.temp_bytes_removed,
+                "stale_locks_removed": result.stale_locks_removed,
             }
         )
         return
@@ -119,4 +120,8 @@ def prune(
         click.echo(
             f"removed {result.temp_files_removed} temp file(s)"
             f" ({format_bytes(result.temp_bytes_removed)}) left by writes that never finished"
+        )
+    if result.stale_locks_removed:
+        click.echo(
+            f"removed {result.stale_locks_removed} stale lock(s) left by processes that are gone"
         )

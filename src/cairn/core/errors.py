@@ -89,6 +89,11 @@ class BlobNotFound(StorageError):
     pass
 
 
+class AccessDenied(StorageError):
+    """The storage refused the credentials (401/403, a bad signature): permanent, never retried.
+    The engine adds which credential was used and where it came from, never its value."""
+
+
 class TransientStorageError(StorageError):
     """A storage failure that may succeed if tried again: a timeout, a reset, 5xx, 429/503.
 

@@ -34,6 +34,7 @@ from cairn.core.errors import CairnError, Interrupted, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
 from cairn.engine.seen import dated_ahead, rollback_findings
+from cairn.engine.scope import Scope, item_conflicts
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
@@ -121,7 +122,7 @@ def _by_name(entries: list[Entry] | None) -> dict[bytes, Entry]:
     return out
 
 
-def count(items: list[bytes], excludes: Exclusions, progress: Progress) -> None:
+def count(items: list[bytes], excludes: Scope, progress: Progress) -> None:
     """Count the files and bytes to go through, for the progress bar's totals (a side thread)."""
     files = size = 0
     stack = list(items)
@@ -151,7 +152,7 @@ class _Backup:
         self,
         repo: Repository,
         index: Index,
-        excludes: Exclusions,
+        excludes: Scope,
         reporter: Reporter,
         workers: int,
         racy_window_ns: int = 2_000_000_000,
@@ -534,7 +535,10 @@ def backup(
     started = time.monotonic()
     now = repo.clock.now()
     items = normalize_items(options.items)
-    excludes = Exclusions(options.excludes)
+    exclusions = Exclusions(options.excludes)
+    for item, message in item_conflicts(exclusions, items):
+        reporter.warn(os.fsdecode(item), message)
+    excludes = Scope(exclusions, items)
     with repo.locks.acquire(exclusive=False, purpose="backup"):
         index = repo.load_index(on_damage=reporter.warn)
         listing = repo.list_packs()

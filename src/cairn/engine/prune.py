@@ -28,6 +28,9 @@ Killed at any point, the vault stays consistent: points go before the data they 
 touched; new index segments are written before old ones are superseded; a pack is deleted only
 after no index segment in force names it. The next prune finishes the work.
 
+Prune also removes the stale locks (of processes that are gone: the rules in vault/locks.py),
+once it holds its exclusive lock: no live lock can be there then. A dry run removes none.
+
 A local vault also loses, at the end, the temp files of writes a killed process never finished
 (`.tmp-*` beside the blobs), once they are an hour old: no write in progress is that stale.
 """
@@ -66,6 +69,7 @@ class PruneResult:
     bytes_waiting: int = 0
     temp_files_removed: int = 0
     temp_bytes_removed: int = 0
+    stale_locks_removed: int = 0
     dry_run: bool = False
 
 
@@ -148,6 +152,10 @@ def prune(
     result = PruneResult(dry_run=dry_run)
     room = None if dry_run else ExpiredPointsFirst(repo, expired)  # for a full vault
     with repo.locks.acquire(exclusive=True, purpose="prune", make_room=room):
+        if not dry_run:
+            # Holding the exclusive lock, prune knows no live lock is there: the others are of
+            # processes that are gone (the rules of vault/locks.py), and only pile up.
+            result.stale_locks_removed = repo.locks.remove_stale()
         reporter.progress(Progress("prune: mark"))
         index = repo.load_index(on_damage=reporter.warn)
         listing = repo.list_packs()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cairn.codec.kdf import MIN_PASSPHRASE_CHARS
 from cairn.core.clock import Clock
-from cairn.core.errors import CairnError, UsageError
+from cairn.core.errors import AccessDenied, CairnError, UsageError
 from cairn.engine import crashpoint, settings
 from cairn.engine import credentials as credfile
 from cairn.engine.credentials import VaultCredentials
@@ -32,7 +32,12 @@ from cairn.engine.throttle import throttle_store
 from cairn.storage.blobstore import BlobStore
 from cairn.storage.location import is_remote, normalize, open_store
 from cairn.storage.retrying import RetryingBlobStore
-from cairn.storage.secrets import check_credentials, check_location, environment_names
+from cairn.storage.secrets import (
+    check_credentials,
+    check_location,
+    environment_names,
+    with_environment,
+)
 from cairn.storage.secrets import from_environment as credentials_from_environment
 from cairn.vault.layout import machine_name
 from cairn.vault.repository import Repository
@@ -184,6 +189,24 @@ def register(
     return Registered(name, location, info.vault_id, new, bool(secrets), restored)
 
 
+def _credential_source(home: Home, vault_id: str, kept: bool, from_env: list[str]) -> str:
+    """Which credentials the refused request used, and where they came from: names, no values."""
+    path = home.credentials_file(vault_id)
+    if from_env:
+        also = f" over the vault credentials kept in CAIRN_HOME ({path})" if kept else ""
+        return (
+            f"used {', '.join(from_env)} from the environment, which win{also}: correct or unset"
+            " them"
+        )
+    if kept:
+        return (
+            f"used the vault credentials kept in CAIRN_HOME ({path}): set the right ones in the"
+            " environment, which win over the kept copy, or register again with a vault"
+            " credentials file"
+        )
+    return "no credentials were kept at registration or set in the environment"
+
+
 def open_repository(
     home: Home,
     clock: Clock,
@@ -195,16 +218,24 @@ def open_repository(
     """The registered machine's store (or, with `machine`, another machine's in the same vault)."""
     reg = home.registration()
     kept = home.credentials(reg.vault_id)
-    # Without kept credentials a remote backend looks in the environment itself. The throttle
-    # (docs/throttle.md) holds every job that opens the repository to the rate in force; retries
-    # go around it, so each retried byte is charged too.
+    # A secret set in the environment wins over the kept copy (secrets.with_environment). The
+    # throttle (docs/throttle.md) holds every job that opens the repository to the rate in
+    # force; retries go around it, so each retried byte is charged too.
+    credentials, from_env = with_environment(
+        reg.vault, kept.credentials if kept else {}, os.environ
+    )
     store = open_vault_store(
         reg.vault,
-        kept.credentials if kept else None,
+        credentials or None,
         wrap=lambda inner: throttle_store(home, inner, reg.vault, clock),
     )
     vault = Vault(store, clock)
-    info = vault.info()
+    try:
+        info = vault.info()
+    except AccessDenied as e:
+        raise AccessDenied(
+            f"{e} ({_credential_source(home, reg.vault_id, kept is not None, from_env)})"
+        ) from None
     name = machine_name(machine) if machine else reg.machine
     if info.vault_id != reg.vault_id:
         raise UsageError(

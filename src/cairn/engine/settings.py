@@ -15,6 +15,7 @@ from datetime import date, datetime
 from cairn.core.errors import CairnError, UsageError
 from cairn.engine import offline
 from cairn.engine.home import Home, write_private
+from cairn.engine.scope import item_conflicts
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.timezone import machine_timezone
 from cairn.policy import Policy, parse_policy, policy_from_dict, policy_from_json, policy_to_json
@@ -47,6 +48,16 @@ def validate_policy(data: dict[str, object], today: date, *, allow_missing: bool
 def check_exclusions(policy: Policy) -> None:
     """A bad pattern is refused when the policy is set, not at 3 a.m. (UsageError names it)."""
     Exclusions(list(policy.exclude))
+
+
+def exclusion_warnings(policy: Policy) -> list[str]:
+    """One message for each item that an exclusion matches (itself or a folder above it): the
+    item is backed up anyway (engine/scope.py), which the user should know when setting it."""
+    items = [os.path.normpath(os.fsencode(item)) for item in policy.items]
+    return [
+        f"{os.fsdecode(item)}: {message}"
+        for item, message in item_conflicts(Exclusions(list(policy.exclude)), items)
+    ]
 
 
 def check_items(policy: Policy) -> None:

@@ -55,16 +55,16 @@ class Exclusions:
             platform.case_sensitive_default() if case_sensitive is None else case_sensitive
         )
         flags = re.DOTALL | (0 if self.case_sensitive else re.IGNORECASE)
-        anywhere: list[str] = []  # patterns that start with `**/`: one shared prefix
-        anchored: list[str] = []
+        names: list[str] = []  # patterns that are one run of parts at any depth: one shared skip
+        alternatives: list[str] = []
         for pattern in self.patterns:
-            is_anywhere, source = _compiled(pattern, flags)
-            (anywhere if is_anywhere else anchored).append(source)
-        if anywhere:
-            anchored.append(_ANY_PARTS + "(?:" + "|".join(anywhere) + ")")
+            shape, source = _compiled(pattern, flags)
+            (names if shape == _NAME else alternatives).append(source)
+        if names:
+            alternatives.append(f"(?>{_SKIP_PARTS}(?:" + "|".join(names) + "))")
         self._match: Callable[[str], re.Match[str] | None] | None = None
-        if anchored:
-            self._match = re.compile("|".join(f"(?:{r})" for r in anchored), flags).match
+        if alternatives:
+            self._match = re.compile("|".join(f"(?:{r})" for r in alternatives), flags).match
 
     def __repr__(self) -> str:
         return f"Exclusions({list(self.patterns)!r}, case_sensitive={self.case_sensitive})"
@@ -85,28 +85,64 @@ class Exclusions:
             text += "/"
         return self._match(text) is not None
 
+    def blocking(self, item: bytes, is_dir: bool) -> list[tuple[str, bytes]]:
+        """The patterns that match the item (absolute, normalised) or a folder above it, each
+        with the highest such path: those for which `excludes` would leave out the whole item."""
+        if self._match is None or not self.excludes(item, is_dir):
+            return []
+        parts = item.strip(b"/").split(b"/")
+        out = []
+        for pattern in self.patterns:
+            alone = Exclusions([pattern], case_sensitive=self.case_sensitive)
+            for end in range(1, len(parts) + 1):  # from the top: the first match is the highest
+                path = b"/" + b"/".join(parts[:end])
+                if alone.excludes(path, end < len(parts) or is_dir):
+                    out.append((pattern, path))
+                    break
+        return out
 
-_ANY_PARTS = "(?:.+/)?"  # zero or more leading path parts (matched with re.DOTALL)
+    def inside(self, item: bytes, is_dir: bool) -> Exclusions:
+        """The exclusions to apply inside `item`: those that match neither the item nor a folder
+        above it (a named item is backed up whole: see docs/policy.md)."""
+        blocking = {pattern for pattern, _ in self.blocking(item, is_dir)}
+        if not blocking:
+            return self
+        kept = [p for p in self.patterns if p not in blocking]
+        return Exclusions(kept, case_sensitive=self.case_sensitive)
 
 
-def _compiled(pattern: str, flags: int) -> tuple[bool, str]:
+# Zero or more whole path parts, as few as will do (the paths are normal: no empty part).
+_SKIP_PARTS = "(?:[^/]*/)*?"
+_NAME = "name"  # a pattern that is `**/` and one run of parts: it shares the skip with the others
+_FULL = "full"  # a pattern whose regex stands alone
+
+
+def _compiled(pattern: str, flags: int) -> tuple[str, str]:
     """`_regex(pattern)`, after checking that it compiles."""
-    is_anywhere, source = _regex(pattern)
+    shape, source = _regex(pattern)
     try:
-        re.compile((_ANY_PARTS if is_anywhere else "") + source, flags)
+        re.compile(source if shape == _FULL else f"(?>{_SKIP_PARTS}(?:{source}))", flags)
     except re.error as e:
         raise _bad(pattern, f"is not a valid pattern ({e.msg})") from None
-    return is_anywhere, source
+    return shape, source
 
 
 def _bad(pattern: str, problem: str) -> UsageError:
     return UsageError(f"exclusion pattern {pattern!r} {problem}")
 
 
-def _regex(pattern: str) -> tuple[bool, str]:
+def _regex(pattern: str) -> tuple[str, str]:
     """Translate one pattern into a regex matched (re.match) against the path without its
-    leading `/`, followed by `/` if it is a directory. The bool says the regex is to follow
-    `_ANY_PARTS` (the pattern starts with `**/`, said or implied)."""
+    leading `/`, followed by `/` if it is a directory. The shape says whether the regex stands
+    alone (`_FULL`) or is one run of parts to follow a shared `_SKIP_PARTS` (`_NAME`).
+
+    Linear time: the regex never tries two ways of splitting the path among stars. Each `**`
+    skips as few parts as it must until the run of named parts after it matches, and then keeps
+    that place (an atomic group): the first place is always as good as a later one, because what
+    follows is again a `**` (it can skip whatever a later place would have skipped) or the end of
+    the pattern (a match, since a folder above a path excludes it). Within a part, each star
+    likewise keeps the first place the fixed piece after it matches; only the last piece, which
+    must end the part, is tried at each place: time part length x piece length."""
     if not pattern:
         raise _bad(pattern, "is empty")
     if "\0" in pattern:
@@ -147,34 +183,38 @@ def _regex(pattern: str) -> tuple[bool, str]:
     ]
 
     if collapsed == ["**"]:  # "**", "/**": everything; "**/", "/**/": every directory's subtree
-        return False, ".*/" if dir_only else ".*"
-    regex = ""
-    is_anywhere = collapsed[0] == "**"
-    if is_anywhere:
-        collapsed = collapsed[1:]
-    last = len(collapsed) - 1
-    for i, part in enumerate(collapsed):
+        return _FULL, ".*/" if dir_only else ".*"
+    # Runs of named parts, each after a `**` but the first (which is empty for `**/...`).
+    runs: list[list[str]] = [[]]
+    for part in collapsed:
         if part == "**":
-            # Only after a named part. Inside: zero or more parts. At the end: everything
-            # under the folder (but not the folder itself); with a trailing `/`, its folders.
-            if i < last:
-                regex += "(?:.+/)?"
-            else:
-                regex += ".+/" if dir_only else ".+"
+            runs.append([])
         else:
-            regex += _part_regex(pattern, part)
-            if i < last:
-                regex += "/"
-            else:
-                regex += "/" if dir_only else r"(?:/|\Z)"
-    return is_anywhere, regex
+            runs[-1].append(_part_regex(pattern, part))
+    ends_in_stars = not runs[-1]
+    if ends_in_stars:
+        runs.pop()  # the trailing `**`: everything under the folder, not the folder itself
+    end = "/" if dir_only else r"(?:/|\Z)"
+    pieces: list[str] = []
+    for i, run in enumerate(runs):
+        if not run:
+            continue  # the empty run before a leading `**`
+        last = i == len(runs) - 1
+        source = "/".join(run) + ("/" if not last or ends_in_stars else end)
+        pieces.append(source if i == 0 else f"(?>{_SKIP_PARTS}{source})")
+    if ends_in_stars:
+        pieces.append(".+/" if dir_only else ".+")
+    if len(runs) == 2 and not runs[0] and not ends_in_stars:
+        return _NAME, "/".join(runs[1]) + end  # `**/` and one run: shares the skip
+    return _FULL, "".join(pieces)
 
 
 def _part_regex(pattern: str, part: str) -> str:
-    """Translate one path part's glob (`*`, `?`, `[...]`, `\\`) into a regex."""
+    """Translate one path part's glob (`*`, `?`, `[...]`, `\\`) into a regex that never
+    backtracks over its stars (see `_regex`)."""
     if part.strip("*") == "":
         return "[^/]+"  # a part is never empty: `/a/*` must not match the folder `a/` itself
-    out: list[str] = []
+    pieces: list[list[str]] = [[]]  # the fixed pieces between stars, each one character a token
     i, end = 0, len(part)
     while i < end:
         char = part[i]
@@ -182,18 +222,24 @@ def _part_regex(pattern: str, part: str) -> str:
         if char == "\\":
             if i == end:
                 raise _bad(pattern, "ends with a lone '\\'")
-            out.append(re.escape(part[i]))
+            pieces[-1].append(re.escape(part[i]))
             i += 1
         elif char == "*":
-            out.append("[^/]*")
+            if pieces[-1] or len(pieces) == 1:
+                pieces.append([])
         elif char == "?":
-            out.append("[^/]")
+            pieces[-1].append("[^/]")
         elif char == "[":
             bracket, i = _bracket_regex(pattern, part, i)
-            out.append(bracket)
+            pieces[-1].append(bracket)
         else:
-            out.append(re.escape(char))
-    return "".join(out)
+            pieces[-1].append(re.escape(char))
+    if len(pieces) == 1:
+        return "".join(pieces[0])
+    first, *middle, last = ("".join(p) for p in pieces)
+    # Each star before a middle piece keeps the first place that piece matches; the last star
+    # takes what is left but the last piece (empty when the part ends with a star).
+    return first + "".join(f"(?>[^/]*?{m})" for m in middle if m) + "[^/]*" + last
 
 
 def _bracket_regex(pattern: str, part: str, start: int) -> tuple[str, int]:

@@ -64,6 +64,10 @@ def parse_policy(text: str, *, default_timezone: str, today: date) -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"policy file: not valid TOML: {e}") from None
+    except RecursionError:
+        raise UsageError(
+            "policy file: not valid TOML: arrays or tables nested too deeply"
+        ) from None
     return policy_from_dict(data, default_timezone=default_timezone, today=today)
 
 

@@ -32,7 +32,13 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient
 
-from cairn.core.errors import BlobNotFound, StorageError, TransientStorageError, UsageError
+from cairn.core.errors import (
+    AccessDenied,
+    BlobNotFound,
+    StorageError,
+    TransientStorageError,
+    UsageError,
+)
 from cairn.storage.blobstore import BlobInfo, check_name
 from cairn.storage.remote import (
     PerProcess,
@@ -162,7 +168,7 @@ class AzureBlobStore:
             if status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES:
                 return TransientStorageError(f"{where} failed: {cause} (try again later)")
             if isinstance(e, ClientAuthenticationError) or status in (401, 403):
-                return StorageError(
+                return AccessDenied(
                     f"{where} failed: access denied ({cause}): check the account, key or SAS token"
                     " and its permissions"
                 )

@@ -33,7 +33,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from cairn.core.errors import BlobNotFound, StorageError, TransientStorageError, UsageError
+from cairn.core.errors import (
+    AccessDenied,
+    BlobNotFound,
+    StorageError,
+    TransientStorageError,
+    UsageError,
+)
 from cairn.storage.blobstore import BlobInfo, check_name
 from cairn.storage.remote import (
     PerProcess,
@@ -159,7 +165,7 @@ class S3BlobStore:
             if status >= 500 or status == 429 or code in _TRANSIENT_CODES:
                 return TransientStorageError(f"{where} failed: {cause} (try again later)")
             if status in (401, 403) or code in _AUTH_CODES:
-                return StorageError(
+                return AccessDenied(
                     f"{where} failed: access denied ({cause}): check the access key, the secret"
                     " and the key's permissions on the bucket"
                 )

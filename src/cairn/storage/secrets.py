@@ -88,6 +88,33 @@ def from_environment(location: str, environ: Mapping[str, str]) -> dict[str, str
     return found
 
 
+def with_environment(
+    location: str, kept: Mapping[str, str], environ: Mapping[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """The kept credentials with what the environment sets winning over them, as every SDK lets
+    its environment variables win over its files; and the names of the variables that won.
+
+    Per key, a set variable replaces the kept value. A connection string from the environment
+    replaces every kept key (it says everything); an account key or SAS token from the
+    environment replaces the kept connection string, key and token (one way to sign at a time)."""
+    found = from_environment(location, environ)
+    if not found:
+        return dict(kept), []
+    names = [
+        next(var for var in variables if environ.get(var))
+        for key, variables in ENVIRONMENT.get(scheme_of(location), ())
+        if key in found
+    ]
+    if "connection_string" in found:
+        return dict(found), names
+    merged = dict(kept)
+    if "account_key" in found or "sas_token" in found:
+        for key in ("connection_string", "account_key", "sas_token"):
+            merged.pop(key, None)
+    merged.update(found)
+    return merged, names
+
+
 def environment_names(location: str) -> list[str]:
     """The environment variables that hold the location's backend credentials."""
     return [var for _, names in ENVIRONMENT.get(scheme_of(location), ()) for var in names]
