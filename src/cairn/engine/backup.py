@@ -33,8 +33,8 @@ from cairn import __version__
 from cairn.core.errors import CairnError, Interrupted, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
-from cairn.engine.seen import dated_ahead, rollback_findings
 from cairn.engine.scope import Scope, item_conflicts
+from cairn.engine.seen import dated_ahead, rollback_findings
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
