@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cairn.agent.jobstore import KINDS, STATES, Job, JobStore, job_from_row, stamp
+from cairn.agent.jobstore import (
+    KINDS,
+    STATES,
+    Job,
+    JobStore,
+    job_from_row,
+    quoted_short,
+    stamp,
+)
 from cairn.core.errors import UsageError
 
 MAX_PAGE = 500
@@ -24,9 +32,13 @@ class JobFilter:
 
     def check(self) -> None:
         if self.kind is not None and self.kind not in KINDS:
-            raise UsageError(f"{self.kind!r} is not a job kind; allowed: {', '.join(KINDS)}")
+            raise UsageError(
+                f"{quoted_short(self.kind)} is not a job kind; allowed: {', '.join(KINDS)}"
+            )
         if self.state is not None and self.state not in STATES:
-            raise UsageError(f"{self.state!r} is not a job state; allowed: {', '.join(STATES)}")
+            raise UsageError(
+                f"{quoted_short(self.state)} is not a job state; allowed: {', '.join(STATES)}"
+            )
         if self.since and self.until and self.until <= self.since:
             raise UsageError("the end of the time range must come after its start")
 

@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS forgotten (id TEXT PRIMARY KEY);
 """
 
 
-def _shown(text: str, most: int = 40) -> str:
+def quoted_short(text: str, most: int = 40) -> str:
     """`text` quoted for a message, shortened if long: a 100 KB argument is not echoed back."""
     return repr(text if len(text) <= most else text[:most] + "…")
 
@@ -291,21 +291,23 @@ class JobStore:
         """A job by its id or a unique prefix of it."""
         spec = spec.strip().lower()
         if not spec or len(spec) > 64 or any(c not in "0123456789abcdef" for c in spec):
-            raise UsageError(f"{_shown(spec)} is not a job id: see `cairn jobs`")
+            raise UsageError(f"{quoted_short(spec)} is not a job id: see `cairn jobs`")
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM jobs WHERE id >= ? AND id < ? LIMIT 2", (spec, spec + "g")
             ).fetchall()
         if not rows:
-            raise JobNotFound(f"no job {_shown(spec)}: see `cairn jobs`")
+            raise JobNotFound(f"no job {quoted_short(spec)}: see `cairn jobs`")
         if len(rows) > 1:
-            raise UsageError(f"{_shown(spec)} names more than one job: give more characters")
+            raise UsageError(f"{quoted_short(spec)} names more than one job: give more characters")
         return job_from_row(rows[0])
 
     def jobs(self, status: str | None = None, last: int | None = None) -> list[Job]:
         """Jobs, newest first; `status` filters by state, `last` keeps the newest N."""
         if status is not None and status not in STATES:
-            raise UsageError(f"{_shown(status)} is not a job state; allowed: {', '.join(STATES)}")
+            raise UsageError(
+                f"{quoted_short(status)} is not a job state; allowed: {', '.join(STATES)}"
+            )
         if last is not None and last < 1:
             raise UsageError(f"--last {last}: give a number of jobs of at least 1")
         query = "SELECT * FROM jobs"
