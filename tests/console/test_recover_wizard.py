@@ -67,12 +67,17 @@ def test_a_file_is_recovered_to_another_folder_with_each_conflict_option(
     landed.write_text("edited here since")
     to_options(console, console_agent, backed_up)
     recover_to(console, target, "Create copies")
+    # The finished job says what the restore did (it said "Recovery point ... made." before).
+    expect(console.locator("#p-result")).to_contain_text("Restored from recovery point")
+    expect(console.locator("#p-result")).to_contain_text("copies beside existing files: 1")
+    expect(console.locator("#p-result")).not_to_contain_text("made")
     shot(console, "recover-6-job")
     copies = [p for p in landed.parent.iterdir() if p.name.endswith("Copy of a.txt")]
     assert landed.read_text() == "edited here since"
     assert [p.read_text() for p in copies] == ["a, as backed up"]
     to_options(console, console_agent, backed_up)
     recover_to(console, target, "Do not recover the items that exist already")
+    expect(console.locator("#p-result")).to_contain_text("skipped: 1")
     assert landed.read_text() == "edited here since"
     assert sorted(p.name for p in landed.parent.iterdir()) == sorted(["a.txt", copies[0].name])
     to_options(console, console_agent, backed_up)
