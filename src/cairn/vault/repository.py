@@ -266,28 +266,52 @@ class Repository:
         loc = index.get(blob_id)
         if loc is None:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is not in the index")
+        try:
+            return self._read_at(loc, blob_id)
+        except (IntegrityError, BlobNotFound) as e:
+            return self.read_other_copy(index, blob_id, loc, e)
+
+    def _read_at(self, loc: Location, blob_id: bytes) -> bytes:
         if loc.length > MAX_BLOB_BYTES:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is larger than allowed")
         sealed = self.store.get(self.layout.pack(loc.pack_id), loc.offset, loc.length)
         return self.open_blob(loc, blob_id, sealed)
+
+    def read_other_copy(
+        self, index: Index, blob_id: bytes, failed: Location, error: CairnError
+    ) -> bytes:
+        """The blob read from another copy the index knows (a chunk two workers both stored, a
+        copy prune repacked), once the copy at `failed` turned out damaged or gone; `error`
+        (naming the failed copy's pack) is raised when no other copy reads whole either."""
+        for loc in index.copies(blob_id):
+            if loc.pack_id == failed.pack_id and loc.offset == failed.offset:
+                continue
+            try:
+                return self._read_at(loc, blob_id)
+            except (IntegrityError, BlobNotFound):
+                continue
+        raise error
 
     def read_tree_blob(self, index: Index, tree_id: bytes) -> bytes:
         """A tree's plaintext, read through its whole tree pack on remote vaults."""
         loc = index.get(tree_id)
         if not self._whole_tree_packs or loc is None or loc.kind != TREE:
             return self.read_blob(index, tree_id)
-        with self._tree_pack_lock:
-            if self._tree_pack is None or self._tree_pack[0] != loc.pack_id:
-                self._tree_pack = None
-                data = self.store.get(self.layout.pack(loc.pack_id))
-                if len(data) > MAX_BLOB_BYTES:
-                    raise IntegrityError(f"pack {loc.pack_id[:16]} is larger than allowed")
-                self._tree_pack = (loc.pack_id, data)
-            data = self._tree_pack[1]
-        sealed = memoryview(data)[loc.offset : loc.offset + loc.length]
-        if len(sealed) != loc.length:
-            raise IntegrityError(f"tree {tree_id.hex()[:16]} lies beyond the end of its pack")
-        return self.open_blob(loc, tree_id, sealed)
+        try:
+            with self._tree_pack_lock:
+                if self._tree_pack is None or self._tree_pack[0] != loc.pack_id:
+                    self._tree_pack = None
+                    data = self.store.get(self.layout.pack(loc.pack_id))
+                    if len(data) > MAX_BLOB_BYTES:
+                        raise IntegrityError(f"pack {loc.pack_id[:16]} is larger than allowed")
+                    self._tree_pack = (loc.pack_id, data)
+                data = self._tree_pack[1]
+            sealed = memoryview(data)[loc.offset : loc.offset + loc.length]
+            if len(sealed) != loc.length:
+                raise IntegrityError(f"tree {tree_id.hex()[:16]} lies beyond the end of its pack")
+            return self.open_blob(loc, tree_id, sealed)
+        except (IntegrityError, BlobNotFound) as e:
+            return self.read_other_copy(index, tree_id, loc, e)
 
     def load_tree(self, index: Index, tree_id: bytes) -> list[Node]:
         cached = self._trees.get(tree_id)
