@@ -520,7 +520,7 @@ def backup(
     excludes = Exclusions(options.excludes)
     with repo.locks.acquire(exclusive=False, purpose="backup"):
         index = repo.load_index(on_damage=reporter.warn)
-        listing = repo.list_packs()
+        listing = repo.confirm_packs(repo.list_packs(), index.packs)
         repo.recover_packs(index, listing)
         index, missing = repo.drop_missing_packs(index, listing)
         if missing:

@@ -85,7 +85,7 @@ class _Checker:
             # As every reader does: the packs no other segment names are indexed from their
             # headers, so what is reported is the damaged segment, not every point's data.
             repo.recover_packs(self.index, write=False)
-        present = repo.list_packs()
+        present = repo.confirm_packs(repo.list_packs(), self.index.packs)
         for pack_id in self.index.packs:
             if pack_id not in present:
                 self.error(f"pack {pack_id[:16]} is named by the index but missing")
@@ -102,6 +102,12 @@ class _Checker:
         present_points = repo.point_ids()
         if repo.memory is not None:
             for pid in repo.memory.vanished(present_points):
+                try:  # a listing may miss a recent point; a read by name does not
+                    repo.store.stat(repo.layout.point(pid))
+                    present_points.append(pid)
+                    continue
+                except BlobNotFound:
+                    pass
                 self.error(
                     f"recovery point {pid[:16]}, seen by this machine, is gone from the vault"
                     " and no prune of this machine deleted it (deleted, or the vault rolled back);"

@@ -150,7 +150,7 @@ def prune(
     with repo.locks.acquire(exclusive=True, purpose="prune", make_room=room):
         reporter.progress(Progress("prune: mark"))
         index = repo.load_index(on_damage=reporter.warn)
-        listing = repo.list_packs()
+        listing = repo.confirm_packs(repo.list_packs(), index.packs)
         # A pack no segment names may still hold data a point needs (a backup dropped it from
         # the index when a listing missed it): it is indexed again, never deleted as unused.
         repo.recover_packs(index, listing, write=not dry_run)

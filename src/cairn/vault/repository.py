@@ -22,7 +22,7 @@ from cairn.codec.sealing import Sealer
 from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, UsageError
 from cairn.core.ids import is_hex_id, random_id
-from cairn.storage.blobstore import BlobStore
+from cairn.storage.blobstore import BlobStore, put_verified
 from cairn.storage.location import is_remote
 from cairn.vault.damage import DamageRecords
 from cairn.vault.index import Index, Location, decode_segment, encode_segment
@@ -100,7 +100,7 @@ class Repository:
         )
 
     def upload_pack(self, pack_id: str, data: bytes | memoryview) -> None:
-        self.store.put(self.layout.pack(pack_id), data)
+        put_verified(self.store, self.layout.pack(pack_id), data)
 
     # --- packs and the index -------------------------------------------------------------------
 
@@ -110,6 +110,20 @@ class Repository:
             pack_id = info.name.rsplit("/", 1)[1]
             if is_hex_id(pack_id):
                 out[pack_id] = info.size
+        return out
+
+    def confirm_packs(self, listing: dict[str, int], expected: Iterable[str]) -> dict[str, int]:
+        """`listing` plus the `expected` packs it lacks that are stored all the same: a listing
+        may miss recent blobs (eventual consistency), a read by name does not, so absence from a
+        listing alone never condemns a pack."""
+        out = dict(listing)
+        for pack_id in expected:
+            if pack_id in out:
+                continue
+            try:
+                out[pack_id] = self.store.stat(self.layout.pack(pack_id)).size
+            except BlobNotFound:
+                continue
         return out
 
     def read_pack_header(self, pack_id: str, size: int | None = None) -> PackInfo:
@@ -198,8 +212,10 @@ class Repository:
     def write_segment(self, packs: Iterable[PackInfo], superseded: Iterable[str] = ()) -> str:
         seg = random_id()
         payload = encode_segment(packs, superseded)
-        self.store.put(
-            self.layout.index(seg), self.objects.seal(b"index", bytes.fromhex(seg), payload)
+        put_verified(
+            self.store,
+            self.layout.index(seg),
+            self.objects.seal(b"index", bytes.fromhex(seg), payload),
         )
         return seg
 
@@ -350,7 +366,7 @@ class Repository:
 
     def save_point(self, point: RecoveryPoint) -> None:
         blob = self.objects.seal_json(b"point", bytes.fromhex(point.id), point.to_json())
-        self.store.put(self.layout.point(point.id), blob)
+        put_verified(self.store, self.layout.point(point.id), blob)
 
     def load_point(self, point_id: str) -> RecoveryPoint:
         data = self.store.get(self.layout.point(point_id))
@@ -385,7 +401,12 @@ class Repository:
         points = []
         damaged = self.damaged_points()
         self.unreadable_points = []
-        for pid in self.point_ids():
+        listed = self.point_ids()
+        if self.memory is not None:
+            # Points this machine saw that the listing lacks are read by name: a listing may
+            # miss recent blobs, and a point left out would let prune delete the data it uses.
+            listed += self.memory.vanished(listed)
+        for pid in listed:
             try:
                 point = self.load_point(pid)
             except BlobNotFound:
