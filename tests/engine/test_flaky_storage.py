@@ -139,3 +139,24 @@ def test_prune_is_not_stopped_by_a_listing_that_misses_a_recent_pack(machine: Ma
     assert store.faults["dropped"] > 0
     machine.check_clean()
     assert restored(machine, point.id, src) == tree_digest(src)
+
+
+def test_restore_finds_the_data_of_a_segment_its_listing_missed(machine: Machine) -> None:
+    src = machine.tmp / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "a.bin").write_bytes(os.urandom(300_000))
+    (src / "b.txt").write_text("b")
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    store = FaultyBlobStore(
+        LocalBlobStore(str(machine.vault)), 0.0, listing_drops=1.0, recent_seconds=3600
+    )
+    old = time.time() - 7200
+    for f in (machine.vault / "machines/testbox").rglob("*"):
+        if f.is_file() and "/index/" not in str(f):
+            os.utime(f, (old, old))  # only the index segment stays recent
+    repo = over(store, machine)
+    target = machine.tmp / "r"
+    out = restore(repo, repo.find_point(point.id), RestoreOptions(target=str(target)))
+    assert store.faults["dropped"] > 0
+    assert out.damaged == []
+    assert tree_digest(target / str(src).lstrip("/")) == tree_digest(src)

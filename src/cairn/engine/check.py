@@ -130,7 +130,7 @@ class _Checker:
             if tid in seen:
                 continue
             seen.add(tid)
-            loc = self.index.get(tid)
+            loc = self.repo.locate(self.index, tid)
             if loc is None or loc.kind != TREE:
                 self.error(f"recovery point {point_id[:8]}: tree {tid.hex()[:16]} is missing")
                 continue
@@ -144,7 +144,7 @@ class _Checker:
                 if n.subtree is not None:
                     stack.append(n.subtree)
                 for cid in n.content:
-                    if cid not in self.index:
+                    if self.repo.locate(self.index, cid) is None:
                         name = n.name.decode(errors="replace")
                         self.error(
                             f"recovery point {point_id[:8]}: data of {name} is missing"

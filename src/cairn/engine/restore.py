@@ -164,7 +164,7 @@ class _Restorer(Planner):
                 continue
             offset = 0
             for cid in f.node.content:
-                loc = self.index.get(cid)
+                loc = self.repo.locate(self.index, cid)
                 if loc is None:
                     with f.lock:
                         f.damaged = True

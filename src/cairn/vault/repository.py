@@ -278,8 +278,19 @@ class Repository:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} does not match its id")
         return plain
 
-    def read_blob(self, index: Index, blob_id: bytes) -> bytes:
+    def locate(self, index: Index, blob_id: bytes) -> Location | None:
+        """Where a blob is. One the index lacks makes the packs no segment names indexed from
+        their headers, in memory, once per index: a listing may have missed a recent segment
+        (eventual consistency), and its blobs are then in packs the index does not name."""
         loc = index.get(blob_id)
+        if loc is None and not index.unnamed_indexed:
+            index.unnamed_indexed = True
+            self.recover_packs(index, write=False)
+            loc = index.get(blob_id)
+        return loc
+
+    def read_blob(self, index: Index, blob_id: bytes) -> bytes:
+        loc = self.locate(index, blob_id)
         if loc is None:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is not in the index")
         try:
@@ -310,7 +321,7 @@ class Repository:
 
     def read_tree_blob(self, index: Index, tree_id: bytes) -> bytes:
         """A tree's plaintext, read through its whole tree pack on remote vaults."""
-        loc = index.get(tree_id)
+        loc = self.locate(index, tree_id)
         if not self._whole_tree_packs or loc is None or loc.kind != TREE:
             return self.read_blob(index, tree_id)
         try:
@@ -334,7 +345,7 @@ class Repository:
         if cached is not None:
             self._trees.move_to_end(tree_id)
             return cached
-        loc = index.get(tree_id)
+        loc = self.locate(index, tree_id)
         if loc is not None and loc.kind != TREE:
             raise IntegrityError(f"blob {tree_id.hex()[:16]} is not a tree")
         nodes = decode_tree(self.read_tree_blob(index, tree_id))
@@ -345,7 +356,7 @@ class Repository:
 
     def load_tree_entries(self, index: Index, tree_id: bytes) -> list[Entry]:
         """A tree's raw entries (for a backup comparing against its previous recovery point)."""
-        loc = index.get(tree_id)
+        loc = self.locate(index, tree_id)
         if loc is None or loc.kind != TREE:
             raise IntegrityError(f"tree {tree_id.hex()[:16]} is missing")
         return decode_entries(self.read_tree_blob(index, tree_id))
