@@ -5,6 +5,7 @@ delete data a point uses because a listing did not show that point or its packs.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -12,17 +13,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cairn.core.clock import FixedClock
+from cairn.core.events import Reporter
 from cairn.engine.backup import BackupOptions, backup
+from cairn.engine.check import check
 from cairn.engine.prune import prune
 from cairn.engine.restore import RestoreOptions, restore
 from cairn.storage.blobstore import BlobInfo, BlobStore
 from cairn.storage.faulty import FaultyBlobStore
 from cairn.storage.local import LocalBlobStore
+from cairn.storage.retrying import RetryingBlobStore
 from cairn.vault.repository import Repository
 from cairn.vault.vault import Vault
 from tests.conftest import Machine, tree_digest
+from tests.engine.test_faults import change, no_fsync  # noqa: F401 (a fixture)
+from tests.reliability import record, scale
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+KEEP = 8
 
 
 def over(store: BlobStore, machine: Machine, now: datetime = T0) -> Repository:
@@ -160,3 +167,68 @@ def test_restore_finds_the_data_of_a_segment_its_listing_missed(machine: Machine
     assert store.faults["dropped"] > 0
     assert out.damaged == []
     assert tree_digest(target / str(src).lstrip("/")) == tree_digest(src)
+
+
+def test_round_trips_through_flaky_eventually_consistent_storage(machine: Machine) -> None:
+    """Issue 16's figure: 5% transient failures, 1% timeouts, 0.1% writes acknowledged but not
+    stored, listings dropping 10% of recent objects: every backup and restore of every round
+    succeeds, prune (grace 0, the harshest) never deletes data a point uses, and at the end,
+    through the plain store, the vault checks clean and every point restores to its round's tree
+    (0 corrupt points)."""
+    rounds = scale("flaky_rounds", 60)
+    faulty = FaultyBlobStore(
+        LocalBlobStore(str(machine.vault)),
+        0.05,
+        seed=16,
+        timeouts=0.01,
+        lost_writes=0.001,
+        listing_drops=0.1,
+        recent_seconds=5,
+    )
+    store = RetryingBlobStore(faulty, sleep=lambda s: None)
+    rng = random.Random(16)
+    src = machine.tmp / "src"
+    src.mkdir()
+    by_time: dict[datetime, dict[str, tuple[str, str]]] = {}
+    alive: list[str] = []
+    prunes = 0
+    for r in range(rounds):
+        change(src, rng)
+        now = T0 + timedelta(hours=r)
+        by_time[now] = tree_digest(src)
+        repo = over(store, machine, now)
+        point = backup(repo, BackupOptions([str(src)], workers=1)).point
+        alive.append(point.id)
+        target = machine.tmp / "restored"
+        chosen = point.id if rng.random() < 0.7 else rng.choice(alive)
+        repo = over(store, machine, now)
+        reporter = Reporter()
+        out = restore(repo, repo.find_point(chosen), RestoreOptions(target=str(target)), reporter)
+        assert out.damaged == [], (
+            r,
+            reporter.warnings,
+            check(machine.repo()).errors,
+            dict(faulty.faults),
+        )
+        assert tree_digest(target / str(src).lstrip("/")) == by_time[repo.find_point(chosen).time]
+        shutil.rmtree(target)
+        if r % 10 == 9:
+            expired = set(alive[:-KEEP])
+            done = prune(over(store, machine, now), expired, now=now, grace=timedelta(0))
+            assert set(done.points_deleted) == expired
+            alive = alive[-KEEP:]
+            prunes += 1
+    faults = dict(faulty.faults)
+    assert faults.get("dropped", 0) > 0 and faults.get("timeout", 0) > 0, faults
+    clean = machine.repo()
+    assert check(clean, read_data=True).errors == []
+    corrupt = 0
+    for p in clean.list_points():
+        target = machine.tmp / "final"
+        out = restore(clean, p, RestoreOptions(target=str(target)))
+        if out.damaged or tree_digest(target / str(src).lstrip("/")) != by_time[p.time]:
+            corrupt += 1
+        shutil.rmtree(target)
+    assert sorted(p.id for p in clean.list_points()) == sorted(alive)
+    record("flaky", rounds=rounds, prunes=prunes, faults=faults, corrupt_points=corrupt)
+    assert corrupt == 0

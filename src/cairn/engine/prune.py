@@ -159,6 +159,8 @@ def prune(
         keep = [p for p in points if p.id not in expired]
         gone = [p for p in points if p.id in expired]
         used = mark(repo, index, keep, reporter)
+        # Packs the mark found by listing again (engine/reach.py, `Repository.locate`).
+        listing = repo.confirm_packs(listing, index.packs)
         result.points_kept = len(keep)
         result.points_deleted = [p.id for p in gone] + (room.deleted if room else [])
         if unreadable:

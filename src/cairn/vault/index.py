@@ -91,9 +91,9 @@ class Index:
     # Packs indexed from their headers in memory (a segment naming them was damaged): the next
     # writer (`Repository.recover_packs`) writes them in a segment.
     unwritten: list[PackInfo] = field(default_factory=list)
-    # Whether the packs no segment names were indexed, in memory, since it was loaded
-    # (`Repository.locate`: a listing may have missed a recent segment).
-    unnamed_indexed: bool = False
+    # How often the segments and packs were listed again since it was loaded, to find a blob it
+    # lacks (`Repository.locate`: a listing may have missed a recent segment).
+    relisted: int = 0
 
     def add_pack(self, pack: PackInfo) -> None:
         if pack.pack_id in self.packs:

@@ -48,6 +48,7 @@ TREE_CACHE = 4096
 RECOVERED_PER_SEGMENT = 64
 REWRITTEN_PER_SEGMENT = 256
 MAX_BLOB_BYTES = 64 << 20
+RELISTINGS = 3
 
 
 class Repository:
@@ -279,13 +280,21 @@ class Repository:
         return plain
 
     def locate(self, index: Index, blob_id: bytes) -> Location | None:
-        """Where a blob is. One the index lacks makes the packs no segment names indexed from
-        their headers, in memory, once per index: a listing may have missed a recent segment
-        (eventual consistency), and its blobs are then in packs the index does not name."""
+        """Where a blob is. One the index lacks makes the segments read again (those in force
+        and not loaded are added) and then the packs no segment names indexed from their headers, in
+        memory, up to RELISTINGS times per index: a listing may miss recent blobs (eventual
+        consistency), so a blob is called missing only after several listings lacked it."""
         loc = index.get(blob_id)
-        if loc is None and not index.unnamed_indexed:
-            index.unnamed_indexed = True
-            self.recover_packs(index, write=False)
+        while loc is None and index.relisted < RELISTINGS:
+            index.relisted += 1
+            in_force = self.segments_in_force(on_damage=lambda seg, e: None)
+            for seg, packs in in_force.items():
+                if seg not in index.segments:
+                    index.segments.add(seg)
+                    for p in packs:
+                        index.add_pack(p)
+            if blob_id not in index:
+                self.recover_packs(index, write=False)
             loc = index.get(blob_id)
         return loc
 
@@ -438,7 +447,17 @@ class Repository:
                 raise UsageError(f"machine {self.machine!r} has no recovery points yet")
             return points[-1]
         spec = spec.lower()
-        matches = [p for p in self.point_ids() if p.startswith(spec)]
+        if is_hex_id(spec):  # a whole id is read by name: a listing may miss a recent point
+            try:
+                return self.load_point(spec)
+            except BlobNotFound:
+                raise UsageError(
+                    f"no recovery point {spec!r}: see `cairn recovery-points`"
+                ) from None
+        ids = self.point_ids()
+        if self.memory is not None:
+            ids += self.memory.vanished(ids)
+        matches = [p for p in ids if p.startswith(spec)]
         if not spec or not matches:
             raise UsageError(f"no recovery point {spec!r}: see `cairn recovery-points`")
         if len(matches) > 1:
