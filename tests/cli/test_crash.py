@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from cairn.agent.client import AgentClient
 from cairn.codec.kdf import KdfParams
 from cairn.core.clock import SystemClock
 from cairn.core.errors import CairnError
 from cairn.engine.backup import BackupOptions, backup
 from cairn.engine.crashpoint import ENV
+from cairn.engine.home import Home
 from cairn.engine.passphrase import change_passphrase
 from cairn.engine.prune import prune
 from cairn.engine.restore import RestoreOptions, restore
@@ -237,7 +239,11 @@ def kill_loop(
     gives the source's digest for the points it may make; `after(killed)` completes the run."""
     k = 1
     started = time.monotonic()
-    op_time = 0.3
+    digest = prepare()
+    t0 = time.monotonic()
+    assert not run_child(op)  # a whole run first: how long one takes, for the timed kills
+    op_time = time.monotonic() - t0
+    note_points(machine, digests, digest)
     while kills.total < count:
         digest = prepare()
         if kills.total % 2 == 0:
@@ -279,7 +285,7 @@ def test_kill_9_at_every_moment_of_backup_and_prune(machine: Machine, no_fsync: 
     kill_loop(
         machine,
         kills,
-        scale("kills_backup", 40),
+        scale("kills_backup", 40),  # of the 100 kills: 40 + 40 here, 10 + 10 below
         prepare_backup,
         run_backup,
         rng,
@@ -309,7 +315,7 @@ def test_kill_9_at_every_moment_of_backup_and_prune(machine: Machine, no_fsync: 
     kill_loop(
         machine,
         kills,
-        backups + scale("kills_prune", 30),
+        backups + scale("kills_prune", 40),
         prepare_prune,
         run_prune,
         rng,
@@ -372,3 +378,97 @@ def unlocks(machine: Machine, passphrase: str) -> bool:
     except CairnError:
         return False
     return True
+
+
+def start_agent(cli: Cli, after_writes: int = 0) -> subprocess.Popen[str]:
+    extra = {ENV: str(after_writes)} if after_writes else {}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cairn.cli.main", "agent", "run", "--no-setup"],
+        env=cli.environ(**extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def agent_client(cli: Cli, proc: subprocess.Popen[str]) -> AgentClient | None:
+    """The running agent's client, or None if the agent died first."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        client = AgentClient.find(cli.home)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.jobs()
+                return client
+        time.sleep(0.02)
+    raise AssertionError("the agent did not start")
+
+
+def test_kill_9_at_every_moment_of_the_agent_running_a_backup(
+    registered: Cli, tmp_path: Path
+) -> None:
+    rng = random.Random(18)
+    src = tmp_path / "src"
+    home = Home(registered.home)
+    machine = Machine(home, tmp_path / "vault", tmp_path)
+    digests: dict[str, Digest] = {}
+    kills = Kills()
+    count = scale("kills_agent", 10)
+    k, job_time = 1, 0.5
+    while kills.total < count:
+        change_small(src, rng)
+        digest = tree_digest(src)
+        timed = kills.total % 2 == 0
+        proc = start_agent(registered, 0 if timed else k)
+        client = agent_client(registered, proc)
+        job_id = None
+        if client is not None:
+            with contextlib.suppress(Exception):  # the agent may die under the request
+                job_id = client.submit("backup", {"paths": [str(src)]}).id
+            t0 = time.monotonic()
+            deadline = t0 + (rng.uniform(0, job_time * 1.2) if timed else 120)
+            while proc.poll() is None and time.monotonic() < deadline:
+                with contextlib.suppress(Exception):
+                    if job_id and client.job(job_id).done:
+                        job_time = max(job_time, time.monotonic() - t0)
+                        break
+                time.sleep(0.01)
+        killed = proc.poll() is not None or (timed and not (job_id and client_done(client, job_id)))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL if killed else signal.SIGTERM)
+        proc.wait()
+        if killed:
+            kills.timed += timed
+            kills.at_write += not timed
+            k += 1
+        else:
+            kills.finished += 1
+            k = 1
+        note_points(machine, digests, digest)
+        # The next agent marks a killed job failed, and its backup completes.
+        proc = start_agent(registered)
+        client = agent_client(registered, proc)
+        assert client is not None
+        if job_id is not None and killed:
+            job = client.job(job_id)
+            assert job.done and (job.state != "completed" or job.recovery_point), job
+        again = client.submit("backup", {"paths": [str(src)]})
+        deadline = time.monotonic() + 120
+        while not (job := client.job(again.id)).done:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert job.state == "completed", job.error
+        proc.terminate()
+        proc.wait(timeout=60)
+        note_points(machine, digests, digest)
+        verify(machine, digests, src, kills, every=kills.total >= count or EVERY_POINT)
+    record("kill9-agent", kills=kills.total, timed=kills.timed, at_write=kills.at_write)
+
+
+def client_done(client: AgentClient | None, job_id: str) -> bool:
+    try:
+        return client is not None and client.job(job_id).done
+    except Exception:
+        return False

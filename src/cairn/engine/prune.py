@@ -273,7 +273,8 @@ def _copies_needed(
     verified: dict[bytes, bool] = {}
     entries_of: dict[str, dict[bytes, PackEntry]] = {}
     for pack_id in sorted(deletable):
-        for e in index.packs[pack_id].entries:
+        indexed = index.packs.get(pack_id)  # a damaged pack no index names holds no copy
+        for e in indexed.entries if indexed is not None else ():
             kept_in = owner.get(e.blob_id, "")
             if e.blob_id not in used or kept_in in ("", pack_id):
                 continue  # unused, or copied by this run's repack (verified before upload)
