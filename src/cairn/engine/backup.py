@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cairn import __version__
-from cairn.core.errors import CairnError, Interrupted, UsageError
+from cairn.core.errors import CairnError, Interrupted, NoSpace, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
@@ -580,5 +580,8 @@ def backup(
         )
         repo.save_point(point)
         if repo.memory is not None:
-            repo.memory.saw([p.id for p in points] + [point.id])
+            try:
+                repo.memory.saw([p.id for p in points] + [point.id])
+            except NoSpace as e:  # the point is stored whole: a warning, not a failed backup
+                reporter.warn("", f"recovery point {point.id[:16]} is stored, but {e}")
     return BackupResult(point, len(reporter.warnings), time.monotonic() - started)
