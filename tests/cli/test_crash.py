@@ -238,7 +238,6 @@ def kill_loop(
     """`count` kills of `op`, alternating timed and at-a-write; `prepare` sets up each run and
     gives the source's digest for the points it may make; `after(killed)` completes the run."""
     k = 1
-    started = time.monotonic()
     digest = prepare()
     t0 = time.monotonic()
     assert not run_child(op)  # a whole run first: how long one takes, for the timed kills
@@ -261,7 +260,6 @@ def kill_loop(
         after(killed)
         note_points(machine, digests, digest)
         verify(machine, digests, src, kills, every=kills.total >= count or EVERY_POINT)
-        assert time.monotonic() - started < 600, "the kill loop takes too long"
 
 
 def test_kill_9_at_every_moment_of_backup_and_prune(machine: Machine, no_fsync: None) -> None:
