@@ -9,6 +9,7 @@ import random
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from cairn.storage.blobstore import BlobInfo, BlobStore
 from cairn.storage.faulty import FaultyBlobStore
 from cairn.storage.local import LocalBlobStore
 from cairn.storage.retrying import RetryingBlobStore
+from cairn.vault.index import Index
 from cairn.vault.repository import Repository
 from cairn.vault.vault import Vault
 from tests.conftest import Machine, tree_digest
@@ -227,3 +229,26 @@ def test_round_trips_through_flaky_eventually_consistent_storage(machine: Machin
     assert sorted(p.id for p in clean.list_points()) == sorted(alive)
     record("flaky", rounds=rounds, prunes=prunes, faults=faults, corrupt_points=corrupt)
     assert corrupt == 0
+
+
+def test_prune_goes_on_when_the_index_names_a_gone_pack_beside_a_stored_copy(
+    machine: Machine,
+) -> None:
+    """A segment a listing missed when a prune ran still names a pack that prune deleted; the data
+    a point needs is stored in another pack: prune must not stop as if it were lost."""
+    src = machine.tmp / "src"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(200_000))
+    point = backup(machine.repo(), BackupOptions([str(src)])).point
+    repo = machine.repo()
+    index = repo.load_index()
+    real = next(iter(index.packs.values()))
+    gone = replace(real, pack_id="ab" * 32)  # the same blobs, in a pack that is not there
+    first = Index(segments=set(index.segments))
+    for info in [gone, *index.packs.values()]:
+        first.add_pack(info)
+    repo.rewrite_index(first)  # the gone pack's copies come first
+    prune(machine.repo(), set(), now=T0, grace=timedelta(0))
+    prune(machine.repo(), set(), now=T0 + timedelta(hours=1), grace=timedelta(0))
+    machine.check_clean()
+    assert restored(machine, point.id, src) == tree_digest(src)

@@ -176,9 +176,14 @@ def prune(
                 _delete_points(repo, gone)
             return result
 
+        # A used blob is missing only when no copy of it is stored (a segment a listing missed
+        # may still name a pack an earlier prune deleted, beside the copy in force).
         gone_packs = {
-            loc.pack_id for b in used if (loc := index.get(b)) is not None
-        } - listing.keys()
+            loc.pack_id
+            for b in used
+            if (loc := index.get(b)) is not None
+            and not any(c.pack_id in listing for c in index.copies(b))
+        }
         if gone_packs:
             raise DamageFound(
                 f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
