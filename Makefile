@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck layers pytest bench bench-cloud clean services-start services-stop
+.PHONY: run demo test lint typecheck layers pytest bench bench-cloud soak clean services-start services-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-cloud: $(STAMP)
 	bash bench/setup.sh
 	@trap 'bash .ci/services.sh stop' EXIT; trap 'exit 130' INT TERM; \
 	bash .ci/services.sh start && . ./.ci-services/env && $(PY) bench/cloud.py --azure $(BENCH_ARGS)
+
+# The reliability suite run long (bench/README.md, "Reliability soak"): SOAK_ARGS="--rounds 2".
+soak: $(STAMP)
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .cairn-demo .pytest_cache .mypy_cache .ruff_cache .ci-services

@@ -81,3 +81,43 @@ def test_the_same_seed_fails_the_same_operations() -> None:
 
     assert run() == run()
     assert run()
+
+
+def test_lost_writes_are_acknowledged_and_not_stored() -> None:
+    inner = MemoryBlobStore()
+    store = FaultyBlobStore(inner, rate=0.0, seed=7, lost_writes=0.2)
+    for i in range(500):
+        store.put(f"w/{i}", b"x")  # never raises
+    lost = store.faults["lost"]
+    assert 50 < lost < 150
+    assert len(list(inner.list("w/"))) == 500 - lost
+
+
+def test_timeouts_fail_transiently_and_half_of_them_took_effect() -> None:
+    inner = MemoryBlobStore()
+    store = FaultyBlobStore(inner, rate=0.0, seed=9, timeouts=0.5)
+    failed = 0
+    for i in range(400):
+        try:
+            store.put(f"t/{i}", b"x")
+        except TransientStorageError as e:
+            assert "timed out" in str(e)
+            failed += 1
+    assert store.faults["timeout"] == failed and 150 < failed < 250
+    stored = len(list(inner.list("t/")))
+    assert 400 - failed < stored < 400  # some of the timed-out puts landed
+
+
+def test_a_listing_drops_only_recent_blobs() -> None:
+    inner = MemoryBlobStore()
+    for i in range(100):
+        inner.put(f"old/{i}", b"x")  # not put through the wrapper: not recent to it
+    store = FaultyBlobStore(inner, rate=0.0, seed=11, listing_drops=0.5, recent_seconds=60)
+    for i in range(100):
+        store.put(f"new/{i}", b"x")
+    assert len(list(store.list("old/"))) == 100
+    shown = len(list(store.list("new/")))
+    assert 25 < shown < 75
+    assert all(store.stat(f"new/{i}").size == 1 for i in range(100))  # reads by name see all
+    store.recent_seconds = 0  # once the window has passed, the listing is whole
+    assert len(list(store.list("new/"))) == 100

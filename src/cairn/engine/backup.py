@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cairn import __version__
-from cairn.core.errors import CairnError, Interrupted, UsageError
+from cairn.core.errors import CairnError, Interrupted, NoSpace, UsageError
 from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
 from cairn.engine.scope import Scope, item_conflicts
@@ -541,7 +541,7 @@ def backup(
     excludes = Scope(exclusions, items)
     with repo.locks.acquire(exclusive=False, purpose="backup"):
         index = repo.load_index(on_damage=reporter.warn)
-        listing = repo.list_packs()
+        listing = repo.confirm_packs(repo.list_packs(), index.packs)
         repo.recover_packs(index, listing)
         index, missing = repo.drop_missing_packs(index, listing)
         if missing:
@@ -606,5 +606,8 @@ def backup(
         )
         repo.save_point(point)
         if repo.memory is not None:
-            repo.memory.saw([p.id for p in points] + [point.id])
+            try:
+                repo.memory.saw([p.id for p in points] + [point.id])
+            except NoSpace as e:  # the point is stored whole: a warning, not a failed backup
+                reporter.warn("", f"recovery point {point.id[:16]} is stored, but {e}")
     return BackupResult(point, len(reporter.warnings), time.monotonic() - started)

@@ -158,7 +158,7 @@ def prune(
             result.stale_locks_removed = repo.locks.remove_stale()
         reporter.progress(Progress("prune: mark"))
         index = repo.load_index(on_damage=reporter.warn)
-        listing = repo.list_packs()
+        listing = repo.confirm_packs(repo.list_packs(), index.packs)
         # A pack no segment names may still hold data a point needs (a backup dropped it from
         # the index when a listing missed it): it is indexed again, never deleted as unused.
         repo.recover_packs(index, listing, write=not dry_run)
@@ -167,6 +167,8 @@ def prune(
         keep = [p for p in points if p.id not in expired]
         gone = [p for p in points if p.id in expired]
         used = mark(repo, index, keep, reporter)
+        # Packs the mark found by listing again (engine/reach.py, `Repository.locate`).
+        listing = repo.confirm_packs(listing, index.packs)
         result.points_kept = len(keep)
         result.points_deleted = [p.id for p in gone] + (room.deleted if room else [])
         if unreadable:
@@ -182,9 +184,14 @@ def prune(
                 _delete_points(repo, gone)
             return result
 
+        # A used blob is missing only when no copy of it is stored (a segment a listing missed
+        # may still name a pack an earlier prune deleted, beside the copy in force).
         gone_packs = {
-            loc.pack_id for b in used if (loc := index.get(b)) is not None
-        } - listing.keys()
+            loc.pack_id
+            for b in used
+            if (loc := index.get(b)) is not None
+            and not any(c.pack_id in listing for c in index.copies(b))
+        }
         if gone_packs:
             raise DamageFound(
                 f"prune stopped, deleting nothing: {len(gone_packs)} pack(s) holding data the"
@@ -279,7 +286,8 @@ def _copies_needed(
     verified: dict[bytes, bool] = {}
     entries_of: dict[str, dict[bytes, PackEntry]] = {}
     for pack_id in sorted(deletable):
-        for e in index.packs[pack_id].entries:
+        indexed = index.packs.get(pack_id)  # a damaged pack no index names holds no copy
+        for e in indexed.entries if indexed is not None else ():
             kept_in = owner.get(e.blob_id, "")
             if e.blob_id not in used or kept_in in ("", pack_id):
                 continue  # unused, or copied by this run's repack (verified before upload)

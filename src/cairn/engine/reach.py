@@ -19,7 +19,7 @@ def _walk(
         tid = stack.pop()
         if tid in seen:
             continue
-        loc = index.get(tid)
+        loc = repo.locate(index, tid)
         if loc is None or loc.kind != TREE:
             gaps.append(f"recovery point {point.id[:8]}: tree {tid.hex()[:16]} is missing")
             continue
@@ -33,7 +33,7 @@ def _walk(
             if node.subtree is not None:
                 stack.append(node.subtree)
             for cid in node.content:
-                if cid not in index:
+                if repo.locate(index, cid) is None:
                     gaps.append(
                         f"recovery point {point.id[:8]}: chunk {cid.hex()[:16]} of"
                         f" {node.name.decode(errors='replace')} is missing"

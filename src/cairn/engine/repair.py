@@ -2,9 +2,11 @@
 
 Like restic's `repair index` then a check of the snapshots, without rewriting them:
 
-  1. under the exclusive lock, list the packs and read every pack's trailer and sealed header; a
-     pack whose header does not open is named and left out (`check --read-data` reports it,
-     prune removes it once no index names it);
+  1. under the exclusive lock, list the packs and read every pack whole; a pack whose header
+     does not open is named and left out (`check --read-data` reports it, prune removes it once
+     no index names it); a pack whose bytes do not hash to its name has the blobs that still
+     open copied into new packs and is left out too (restic's `repair packs`), so a flipped
+     byte loses only the blobs it hit;
   2. write the packs found in new index segments, then one superseding every segment there was,
      so the index in force names exactly the packs that exist and what their headers say;
   3. walk every recovery point against the new index: one that lacks data gets a damage record
@@ -25,7 +27,15 @@ from datetime import datetime
 from cairn.core.errors import BlobNotFound, CairnError, IntegrityError
 from cairn.core.events import Progress, Reporter
 from cairn.engine.reach import lacking
-from cairn.vault.index import Index
+from cairn.vault.index import Index, Location
+from cairn.vault.packs import (
+    TRAILER_BYTES,
+    PackInfo,
+    PackWriter,
+    check_entries,
+    open_header,
+    read_trailer,
+)
 from cairn.vault.repository import Repository
 
 
@@ -33,6 +43,8 @@ from cairn.vault.repository import Repository
 class RepairResult:
     packs_indexed: int = 0
     packs_unreadable: list[str] = field(default_factory=list)
+    packs_salvaged: list[str] = field(default_factory=list)  # damaged: good blobs copied out
+    blobs_lost: int = 0
     missing_packs: list[str] = field(default_factory=list)
     segments_superseded: int = 0
     points_checked: int = 0
@@ -56,16 +68,28 @@ def rebuild_index(repo: Repository, reporter: Reporter, result: RepairResult) ->
         named.update(p.pack_id for p in packs)
     segments = repo.list_segments()
     listing = repo.list_packs()
-    progress = Progress("repair: read pack headers", files_total=len(listing))
+    progress = Progress("repair: read packs", files_total=len(listing))
     index = Index(segments=set(segments))
-    for pack_id, size in sorted(listing.items()):
+    writer = repo.pack_writer()
+    salvaged: list[PackInfo] = []
+    for pack_id, _size in sorted(listing.items()):
         try:
-            index.add_pack(repo.read_pack_header(pack_id, size))
+            data = repo.store.get(repo.layout.pack(pack_id))
+            info = _pack_info(repo, pack_id, data)
         except (IntegrityError, BlobNotFound) as e:
             result.packs_unreadable.append(pack_id)
             reporter.warn("", f"pack {pack_id[:16]} is left out of the index: {e}")
+            continue
+        if repo.verify_pack_bytes(pack_id, data):
+            index.add_pack(info)
+        else:
+            result.packs_salvaged.append(pack_id)
+            salvaged.extend(_salvage(repo, info, data, writer, reporter, result))
         progress.files_done += 1
         reporter.progress(progress)
+    last = writer.flush()
+    for info in [*salvaged, *([last] if last is not None else [])]:
+        index.add_pack(info)
     repo.rewrite_index(index)
     result.packs_indexed = len(index.packs)
     result.segments_superseded = len(segments)
@@ -73,6 +97,47 @@ def rebuild_index(repo: Repository, reporter: Reporter, result: RepairResult) ->
     for pack_id in result.missing_packs:
         reporter.warn("", f"pack {pack_id[:16]} was named by the index but is missing")
     return index
+
+
+def _pack_info(repo: Repository, pack_id: str, data: bytes) -> PackInfo:
+    session, header_len = read_trailer(data[-TRAILER_BYTES:], len(data))
+    header_off = len(data) - TRAILER_BYTES - header_len
+    entries = open_header(repo.opener(session), session, data[header_off : header_off + header_len])
+    check_entries(entries, header_off)
+    return PackInfo(pack_id, session, len(data), tuple(entries))
+
+
+def _salvage(
+    repo: Repository,
+    info: PackInfo,
+    data: bytes,
+    writer: PackWriter,
+    reporter: Reporter,
+    result: RepairResult,
+) -> list[PackInfo]:
+    """A pack whose bytes do not match its name: its blobs that still open are copied into new
+    packs (which the index names instead); those that do not are lost, and named. The damaged pack
+    is left out of the index, so prune removes it."""
+    view = memoryview(data)
+    written: list[PackInfo] = []
+    lost = 0
+    for e in info.entries:
+        here = Location(info.pack_id, info.session_id, e.kind, e.offset, e.length, e.raw_length)
+        try:
+            plain = repo.open_blob(here, e.blob_id, view[e.offset : e.offset + e.length])
+        except IntegrityError:
+            lost += 1
+            continue
+        done = writer.add(e.kind, e.blob_id, plain)
+        if done is not None:
+            written.append(done)
+    result.blobs_lost += lost
+    reporter.warn(
+        "",
+        f"pack {info.pack_id[:16]} is damaged: {len(info.entries) - lost} blob(s) copied into a"
+        f" new pack, {lost} lost (the next backup uploads what it still finds of them)",
+    )
+    return written
 
 
 def repair(repo: Repository, *, now: datetime, reporter: Reporter | None = None) -> RepairResult:

@@ -182,8 +182,11 @@ class _Restorer(Planner):
                     sealed = self.repo.store.get(name, loc.offset, loc.length)
                 plain = self.repo.open_blob(loc, blob_id, sealed)
             except (IntegrityError, BlobNotFound) as e:
-                plain = None  # damaged or missing in the vault: reported by file path
-                problem = f"chunk {blob_id.hex()[:16]} in pack {pack_id[:16]}: {e}"
+                try:  # another copy of the chunk, if the index knows one
+                    plain = self.repo.read_other_copy(self.index, blob_id, loc, e)
+                except (IntegrityError, BlobNotFound):
+                    plain = None  # damaged or missing in the vault: reported by file path
+                    problem = f"chunk {blob_id.hex()[:16]} in pack {pack_id[:16]}: {e}"
             for f, offset in users:
                 self.write_chunk(f, offset, plain, problem)
             with self.lock:
@@ -199,7 +202,7 @@ class _Restorer(Planner):
                 continue
             offset = 0
             for cid in f.node.content:
-                loc = self.index.get(cid)
+                loc = self.repo.locate(self.index, cid)
                 if loc is None or loc.kind != DATA:
                     # A tree offered as file data (type confusion) is damage too, never written.
                     what = "is not in the index" if loc is None else "is a folder listing, not data"

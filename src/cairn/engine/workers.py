@@ -35,7 +35,7 @@ from cairn.codec.chunker import Chunker
 from cairn.codec.hashing import IdHasher
 from cairn.codec.keys import MasterKey
 from cairn.core.errors import CairnError
-from cairn.storage.blobstore import BlobStore
+from cairn.storage.blobstore import BlobStore, put_verified
 from cairn.storage.location import is_remote
 from cairn.vault.layout import MachineLayout
 from cairn.vault.packs import DATA, PackInfo, PackWriter
@@ -110,7 +110,7 @@ class _Uploader:
             info, data, done = item
             try:
                 if self.error is None:
-                    self._store.put(self._layout.pack(info.pack_id), data)
+                    put_verified(self._store, self._layout.pack(info.pack_id), data)
                     self._results.put(("pack", info))
             except BaseException as e:
                 self.error = e

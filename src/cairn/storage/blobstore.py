@@ -61,6 +61,25 @@ class BlobStore(Protocol):
     def delete(self, name: str) -> None: ...
 
 
+def put_verified(store: BlobStore, name: str, data: bytes | memoryview, attempts: int = 3) -> None:
+    """`put`, then `stat` to see the blob stored whole, written again if not: a storage that
+    acknowledges a write it then loses must not leave a name others rely on (a pack an index
+    segment names, a segment a recovery point needs, the point itself) pointing at nothing.
+    After `attempts` writes that did not land, a `StorageError` naming the blob."""
+    size = len(data)
+    for _ in range(attempts):
+        store.put(name, data)
+        try:
+            if store.stat(name).size == size:
+                return
+        except BlobNotFound:
+            pass
+    raise StorageError(
+        f"the vault {store.location}: {name} was written {attempts} times and acknowledged,"
+        " but is not stored: the storage loses writes; check it before backing up again"
+    )
+
+
 def put_if_absent(store: BlobStore, name: str, data: bytes | memoryview) -> bool:
     """Create `name` only if no blob has it; True if this call created it. Atomic where the backend
     offers `put_if_absent`; otherwise a stat then a put (a race can then let both writers win)."""

@@ -76,19 +76,24 @@ def decode_segment(data: bytes) -> tuple[list[PackInfo], list[str]]:
 
 @dataclass
 class Index:
-    """All segments merged; the first location seen for a blob wins.
+    """All segments merged; the first location seen for a blob wins, the others are kept as
+    spare copies (`copies`) for readers to fall back on when that one is damaged or gone.
 
     Kept as plain tuples (pack number, kind, offset, length, raw length) so that loading tens of
     thousands of entries stays cheap; `get` builds a `Location` on demand.
     """
 
     _blobs: dict[bytes, tuple[int, int, int, int, int]] = field(default_factory=dict)
+    _spares: dict[bytes, list[tuple[int, int, int, int, int]]] = field(default_factory=dict)
     _packs: list[PackInfo] = field(default_factory=list)
     packs: dict[str, PackInfo] = field(default_factory=dict)
     segments: set[str] = field(default_factory=set)
     # Packs indexed from their headers in memory (a segment naming them was damaged): the next
     # writer (`Repository.recover_packs`) writes them in a segment.
     unwritten: list[PackInfo] = field(default_factory=list)
+    # How often the segments and packs were listed again since it was loaded, to find a blob it
+    # lacks (`Repository.locate`: a listing may have missed a recent segment).
+    relisted: int = 0
 
     def add_pack(self, pack: PackInfo) -> None:
         if pack.pack_id in self.packs:
@@ -100,6 +105,8 @@ class Index:
         for kind, blob_id, offset, length, raw in pack.entries:
             if blob_id not in blobs:
                 blobs[blob_id] = (number, kind, offset, length, raw)
+            else:
+                self._spares.setdefault(blob_id, []).append((number, kind, offset, length, raw))
 
     def __contains__(self, blob_id: bytes) -> bool:
         return blob_id in self._blobs
@@ -108,6 +115,16 @@ class Index:
         t = self._blobs.get(blob_id)
         if t is None:
             return None
+        return self._location(t)
+
+    def copies(self, blob_id: bytes) -> list[Location]:
+        """Every location of a blob the index knows, the one `get` gives first."""
+        t = self._blobs.get(blob_id)
+        if t is None:
+            return []
+        return [self._location(c) for c in [t, *self._spares.get(blob_id, ())]]
+
+    def _location(self, t: tuple[int, int, int, int, int]) -> Location:
         pack = self._packs[t[0]]
         return Location(pack.pack_id, pack.session_id, t[1], t[2], t[3], t[4])
 

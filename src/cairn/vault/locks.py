@@ -36,7 +36,7 @@ from cairn.core.errors import (
     TransientStorageError,
 )
 from cairn.core.ids import random_id
-from cairn.storage.blobstore import BlobStore
+from cairn.storage.blobstore import BlobStore, put_verified
 from cairn.vault.layout import MachineLayout
 from cairn.vault.objects import ObjectSealer
 
@@ -140,7 +140,7 @@ class LockManager:
             "time": now.isoformat(),
         }
         blob = self.sealer.seal_json(b"lock", bytes.fromhex(record.lock_id), doc)
-        self.store.put(self.layout.lock(record.lock_id), blob)
+        put_verified(self.store, self.layout.lock(record.lock_id), blob)
 
     def read_all(self) -> list[LockRecord]:
         out = []

@@ -11,7 +11,7 @@ import platform
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,24 +21,20 @@ from cairn.codec.keys import MasterKey
 from cairn.codec.sealing import Sealer
 from cairn.core.clock import Clock
 from cairn.core.errors import BlobNotFound, CairnError, IntegrityError, UsageError
-from cairn.core.ids import is_hex_id, random_id
-from cairn.storage.blobstore import BlobStore
+from cairn.core.ids import is_hex_id
+from cairn.storage.blobstore import BlobStore, put_verified
 from cairn.storage.location import is_remote
 from cairn.vault.damage import DamageRecords
 from cairn.vault.guards import Guards
-from cairn.vault.index import Index, Location, decode_segment, encode_segment
+from cairn.vault.index import Index, Location
+from cairn.vault.indexstore import IndexStore
 from cairn.vault.layout import MachineLayout
 from cairn.vault.locks import LockManager
 from cairn.vault.objects import ObjectSealer
 from cairn.vault.packs import (
-    TRAILER_BYTES,
     TREE,
-    PackInfo,
     PackWriter,
     blob_ad,
-    check_entries,
-    open_header,
-    read_trailer,
 )
 from cairn.vault.points import PointMemory, RecoveryPoint
 from cairn.vault.prunestate import PruneStates
@@ -46,12 +42,10 @@ from cairn.vault.tree import Entry, Node, decode_entries, decode_tree, encode_en
 from cairn.vault.vaultfile import StoreConfig
 
 TREE_CACHE = 4096
-RECOVERED_PER_SEGMENT = 64
-REWRITTEN_PER_SEGMENT = 256
 MAX_BLOB_BYTES = 64 << 20
 
 
-class Repository:
+class Repository(IndexStore):
     def __init__(
         self,
         store: BlobStore,
@@ -88,12 +82,6 @@ class Repository:
 
     # --- sealing -------------------------------------------------------------------------------
 
-    def opener(self, session_id: bytes) -> Sealer:
-        s = self._openers.get(session_id)
-        if s is None:
-            s = self._openers[session_id] = Sealer(self.key.session_key(session_id))
-        return s
-
     def pack_writer(self) -> PackWriter:
         return PackWriter(
             self.key,
@@ -102,157 +90,7 @@ class Repository:
         )
 
     def upload_pack(self, pack_id: str, data: bytes | memoryview) -> None:
-        self.store.put(self.layout.pack(pack_id), data)
-
-    # --- packs and the index -------------------------------------------------------------------
-
-    def list_packs(self) -> dict[str, int]:
-        out = {}
-        for info in self.store.list(self.layout.prefix("packs")):
-            pack_id = info.name.rsplit("/", 1)[1]
-            if is_hex_id(pack_id):
-                out[pack_id] = info.size
-        return out
-
-    def read_pack_header(self, pack_id: str, size: int | None = None) -> PackInfo:
-        name = self.layout.pack(pack_id)
-        if size is None:
-            size = self.store.stat(name).size
-        if size < TRAILER_BYTES:
-            raise IntegrityError(f"pack {pack_id} is truncated")
-        tail = self.store.get(name, size - TRAILER_BYTES, TRAILER_BYTES)
-        session, header_len = read_trailer(tail, size)
-        header_offset = size - TRAILER_BYTES - header_len
-        sealed = self.store.get(name, header_offset, header_len)
-        entries = open_header(self.opener(session), session, sealed)
-        check_entries(entries, header_offset)
-        return PackInfo(pack_id, session, size, tuple(entries))
-
-    def list_segments(self) -> list[str]:
-        out = []
-        for info in self.store.list(self.layout.prefix("index")):
-            seg = info.name.rsplit("/", 1)[1]
-            if is_hex_id(seg):
-                out.append(seg)
-        return out
-
-    def read_segment(self, segment_id: str) -> tuple[list[PackInfo], list[str]]:
-        data = self.store.get(self.layout.index(segment_id))
-        return decode_segment(self.objects.open(b"index", bytes.fromhex(segment_id), data))
-
-    def segments_in_force(
-        self, on_damage: Callable[[str, CairnError], None] | None = None
-    ) -> dict[str, list[PackInfo]]:
-        """Every index segment no other segment supersedes, with its packs.
-
-        A segment that does not open goes to `on_damage`; without it, a vanished one (removed by
-        a concurrent prune after it wrote its replacement) is skipped and any other error raised.
-        """
-        segments: dict[str, list[PackInfo]] = {}
-        superseded: set[str] = set()
-        for seg in self.list_segments():
-            try:
-                packs, sup = self.read_segment(seg)
-            except CairnError as e:
-                if on_damage is not None:
-                    on_damage(seg, e)
-                    continue
-                if isinstance(e, BlobNotFound):
-                    continue
-                raise
-            segments[seg] = packs
-            superseded.update(sup)
-        return {seg: packs for seg, packs in segments.items() if seg not in superseded}
-
-    def load_index(self, on_damage: Callable[[str, str], None] | None = None) -> Index:
-        """The index in force. A segment that does not open is skipped and named (to `on_damage`,
-        else in `problems`), and the packs no other segment names are indexed again from their
-        headers, in memory (`recover_packs` writes them down), so the points stay restorable."""
-        index = Index()
-        damaged: list[str] = []
-
-        def skip(seg: str, e: CairnError) -> None:
-            if isinstance(e, BlobNotFound):
-                return  # removed by a concurrent prune after it wrote its replacement
-            if not isinstance(e, IntegrityError):
-                raise e  # a storage fault, not damage
-            damaged.append(seg)
-            self.problem(
-                on_damage,
-                f"index segment {seg[:16]} ({self.layout.index(seg)}) is damaged and skipped: {e};"
-                " its packs are indexed again from their headers",
-            )
-
-        for seg, packs in self.segments_in_force(on_damage=skip).items():
-            index.segments.add(seg)
-            for p in packs:
-                index.add_pack(p)
-        if damaged:
-            index.unwritten.extend(self.recover_packs(index, write=False))
-        return index
-
-    def problem(self, on_damage: Callable[[str, str], None] | None, message: str) -> None:
-        if on_damage is not None:
-            on_damage("", message)
-        else:
-            self.problems.append(message)
-
-    def write_segment(self, packs: Iterable[PackInfo], superseded: Iterable[str] = ()) -> str:
-        seg = random_id()
-        payload = encode_segment(packs, superseded)
-        self.store.put(
-            self.layout.index(seg), self.objects.seal(b"index", bytes.fromhex(seg), payload)
-        )
-        return seg
-
-    def rewrite_index(self, index: Index) -> None:
-        """Write `index` whole in new segments, then one superseding the segments it was loaded
-        from (not those a concurrent backup wrote since). Superseded segments are left for prune."""
-        packs = list(index.packs.values())
-        for start in range(0, len(packs), REWRITTEN_PER_SEGMENT):
-            self.write_segment(packs[start : start + REWRITTEN_PER_SEGMENT])
-        self.write_segment([], superseded=sorted(index.segments))
-
-    def drop_missing_packs(self, index: Index, listing: dict[str, int]) -> tuple[Index, list[str]]:
-        """The index less the packs it names that `listing` lacks, and their ids (sorted).
-
-        When some are missing, the index in force is rewritten without them, so that the data a
-        backup uploads again is the copy every reader finds. On the strength of a listing this
-        only ever causes uploads: a pack a listing missed is indexed again by `recover_packs`.
-        """
-        missing = sorted(p for p in index.packs if p not in listing)
-        if not missing:
-            return index, []
-        healed = index.without(set(missing))
-        self.rewrite_index(healed)
-        return healed, missing
-
-    def recover_packs(
-        self, index: Index, listing: dict[str, int] | None = None, *, write: bool = True
-    ) -> list[PackInfo]:
-        """Index the packs that no index segment names (left by a killed backup, or dropped from
-        the index on the strength of a listing that missed them); `write=False` only in memory."""
-        found = []
-        if write and index.unwritten:
-            found.extend(index.unwritten)  # indexed in memory when a segment was damaged
-            index.unwritten = []
-        if listing is None:
-            listing = self.list_packs()
-        for pack_id, size in listing.items():
-            if pack_id in index.packs:
-                continue
-            try:
-                if content_hash(self.store.get(self.layout.pack(pack_id))).hex() != pack_id:
-                    continue  # damaged: not trusted for dedup; check reports it, prune removes it
-                info = self.read_pack_header(pack_id, size)
-            except (IntegrityError, BlobNotFound):
-                continue  # a damaged orphan is left for check to report and prune to remove
-            found.append(info)
-        for start in range(0, len(found) if write else 0, RECOVERED_PER_SEGMENT):
-            self.write_segment(found[start : start + RECOVERED_PER_SEGMENT])
-        for info in found:
-            index.add_pack(info)
-        return found
+        put_verified(self.store, self.layout.pack(pack_id), data)
 
     # --- blobs -----------------------------------------------------------------------------------
 
@@ -265,38 +103,62 @@ class Repository:
         return plain
 
     def read_blob(self, index: Index, blob_id: bytes) -> bytes:
-        loc = index.get(blob_id)
+        loc = self.locate(index, blob_id)
         if loc is None:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is not in the index")
+        try:
+            return self._read_at(loc, blob_id)
+        except (IntegrityError, BlobNotFound) as e:
+            return self.read_other_copy(index, blob_id, loc, e)
+
+    def _read_at(self, loc: Location, blob_id: bytes) -> bytes:
         if loc.length > MAX_BLOB_BYTES:
             raise IntegrityError(f"blob {blob_id.hex()[:16]} is larger than allowed")
         sealed = self.store.get(self.layout.pack(loc.pack_id), loc.offset, loc.length)
         return self.open_blob(loc, blob_id, sealed)
 
+    def read_other_copy(
+        self, index: Index, blob_id: bytes, failed: Location, error: CairnError
+    ) -> bytes:
+        """The blob read from another copy the index knows (a chunk two workers both stored, a
+        copy prune repacked), once the copy at `failed` turned out damaged or gone; `error`
+        (naming the failed copy's pack) is raised when no other copy reads whole either."""
+        for loc in index.copies(blob_id):
+            if loc.pack_id == failed.pack_id and loc.offset == failed.offset:
+                continue
+            try:
+                return self._read_at(loc, blob_id)
+            except (IntegrityError, BlobNotFound):
+                continue
+        raise error
+
     def read_tree_blob(self, index: Index, tree_id: bytes) -> bytes:
         """A tree's plaintext, read through its whole tree pack on remote vaults."""
-        loc = index.get(tree_id)
+        loc = self.locate(index, tree_id)
         if not self._whole_tree_packs or loc is None or loc.kind != TREE:
             return self.read_blob(index, tree_id)
-        with self._tree_pack_lock:
-            if self._tree_pack is None or self._tree_pack[0] != loc.pack_id:
-                self._tree_pack = None
-                data = self.store.get(self.layout.pack(loc.pack_id))
-                if len(data) > MAX_BLOB_BYTES:
-                    raise IntegrityError(f"pack {loc.pack_id[:16]} is larger than allowed")
-                self._tree_pack = (loc.pack_id, data)
-            data = self._tree_pack[1]
-        sealed = memoryview(data)[loc.offset : loc.offset + loc.length]
-        if len(sealed) != loc.length:
-            raise IntegrityError(f"tree {tree_id.hex()[:16]} lies beyond the end of its pack")
-        return self.open_blob(loc, tree_id, sealed)
+        try:
+            with self._tree_pack_lock:
+                if self._tree_pack is None or self._tree_pack[0] != loc.pack_id:
+                    self._tree_pack = None
+                    data = self.store.get(self.layout.pack(loc.pack_id))
+                    if len(data) > MAX_BLOB_BYTES:
+                        raise IntegrityError(f"pack {loc.pack_id[:16]} is larger than allowed")
+                    self._tree_pack = (loc.pack_id, data)
+                data = self._tree_pack[1]
+            sealed = memoryview(data)[loc.offset : loc.offset + loc.length]
+            if len(sealed) != loc.length:
+                raise IntegrityError(f"tree {tree_id.hex()[:16]} lies beyond the end of its pack")
+            return self.open_blob(loc, tree_id, sealed)
+        except (IntegrityError, BlobNotFound) as e:
+            return self.read_other_copy(index, tree_id, loc, e)
 
     def load_tree(self, index: Index, tree_id: bytes) -> list[Node]:
         cached = self._trees.get(tree_id)
         if cached is not None:
             self._trees.move_to_end(tree_id)
             return cached
-        loc = index.get(tree_id)
+        loc = self.locate(index, tree_id)
         if loc is not None and loc.kind != TREE:
             raise IntegrityError(f"blob {tree_id.hex()[:16]} is not a tree")
         nodes = decode_tree(self.read_tree_blob(index, tree_id))
@@ -307,7 +169,7 @@ class Repository:
 
     def load_tree_entries(self, index: Index, tree_id: bytes) -> list[Entry]:
         """A tree's raw entries (for a backup comparing against its previous recovery point)."""
-        loc = index.get(tree_id)
+        loc = self.locate(index, tree_id)
         if loc is None or loc.kind != TREE:
             raise IntegrityError(f"tree {tree_id.hex()[:16]} is missing")
         return decode_entries(self.read_tree_blob(index, tree_id))
@@ -328,7 +190,7 @@ class Repository:
 
     def save_point(self, point: RecoveryPoint) -> None:
         blob = self.objects.seal_json(b"point", bytes.fromhex(point.id), point.to_json())
-        self.store.put(self.layout.point(point.id), blob)
+        put_verified(self.store, self.layout.point(point.id), blob)
 
     def load_point(self, point_id: str) -> RecoveryPoint:
         data = self.store.get(self.layout.point(point_id))
@@ -365,7 +227,12 @@ class Repository:
         damaged = self.damaged_points()
         deleted = self.guards.deleted()
         self.unreadable_points = []
-        for pid in self.point_ids():
+        listed = self.point_ids()
+        if self.memory is not None:
+            # Points this machine saw that the listing lacks are read by name: a listing may
+            # miss recent blobs, and a point left out would let prune delete the data it uses.
+            listed += self.memory.vanished(listed)
+        for pid in listed:
             try:
                 point = self.load_point(pid)
             except BlobNotFound:
@@ -388,7 +255,17 @@ class Repository:
                 raise UsageError(f"machine {self.machine!r} has no recovery points yet")
             return points[-1]
         spec = spec.lower()
-        matches = [p for p in self.point_ids() if p.startswith(spec)]
+        if is_hex_id(spec):  # a whole id is read by name: a listing may miss a recent point
+            try:
+                return self.load_point(spec)
+            except BlobNotFound:
+                raise UsageError(
+                    f"no recovery point {spec!r}: see `cairn recovery-points`"
+                ) from None
+        ids = self.point_ids()
+        if self.memory is not None:
+            ids += self.memory.vanished(ids)
+        matches = [p for p in ids if p.startswith(spec)]
         if not spec or not matches:
             raise UsageError(f"no recovery point {spec!r}: see `cairn recovery-points`")
         if len(matches) > 1:
