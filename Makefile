@@ -32,7 +32,7 @@ layers: $(STAMP)
 pytest: $(STAMP)
 	bash .ci/chromium.sh
 	@trap 'bash .ci/services.sh stop' EXIT; trap 'exit 130' INT TERM; \
-	bash .ci/services.sh start && . ./.ci-services/env && $(PY) -m pytest -q $(PYTEST_ARGS)
+	bash .ci/services.sh start && . ./.ci-services/env && $(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 services-start: $(STAMP)
 	bash .ci/services.sh start
