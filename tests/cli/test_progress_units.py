@@ -27,20 +27,27 @@ def _on_a_terminal(cli: Cli, *args: str) -> str:
     )
     os.close(slave)
     out = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
+    # poll, not select: a worker process that ran many tests may hold descriptors past 1024.
+    poller = select.poll()
+    poller.register(master, select.POLLIN)
+    try:
+        while True:
+            if poller.poll(200):
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+            elif proc.poll() is not None:
                 break
-            if not data:
-                break
-            out += data
-        elif proc.poll() is not None:
-            break
-    assert proc.wait(timeout=120) == 0
-    os.close(master)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
     return out.decode(errors="replace")
 
 
