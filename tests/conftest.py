@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
-from collections.abc import Iterator
+import signal
+import subprocess
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from cairn.core.clock import SystemClock
@@ -17,6 +22,36 @@ from cairn.engine.session import create_vault, open_repository, register
 from cairn.vault.repository import Repository
 
 PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """A process the test's body started and left running (an assertion failed before its
+    cleanup) is killed and reaped when the body ends. Left alone, its `Popen` warns "still
+    running" when it is collected, in whichever later test that happens, and that test fails
+    (the suite turns warnings into errors) for nothing it did. Fixtures' processes are theirs."""
+    before = {p.pid for p in psutil.Process().children()}
+    try:
+        return (yield)
+    finally:
+        _reap_left_behind(before)
+
+
+def _reap_left_behind(before: set[int]) -> None:
+    left = {p.pid for p in psutil.Process().children()} - before
+    if not left:
+        return
+    for obj in gc.get_objects():
+        if isinstance(obj, subprocess.Popen) and obj.pid in left and obj.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(obj.pid) == obj.pid:
+                    os.killpg(obj.pid, signal.SIGKILL)  # its own session: its children too
+                else:
+                    obj.kill()
+            obj.wait()
+            for stream in (obj.stdin, obj.stdout, obj.stderr):
+                if stream is not None:
+                    stream.close()
 
 
 @dataclass

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from cairn.core.errors import HookFailed
+from cairn.core.errors import HookFailed, Interrupted
 from cairn.core.events import Reporter
 from cairn.engine.listing import list_point
 from cairn.engine.ondemand import BackupRequest, back_up
@@ -105,4 +106,23 @@ def test_hooks_do_not_run_for_explicit_paths(machine: Machine) -> None:
     p = policy(src, f'pre = ["touch {marker}"]')
     result = back_up(machine.home, machine.repo(), BackupRequest(paths=[str(src)]), policy=p)
     assert result.hooks == [] and not marker.exists()
+    machine.check_clean()
+
+
+def test_a_cancel_kills_a_running_pre_hook_at_once(machine: Machine) -> None:
+    """A stopping agent cancels its job: a pre hook with an hour's timeout must not hold it (it
+    waited the whole timeout before)."""
+    src = source(machine)
+    marker = machine.tmp / "still-running"
+    p = policy(src, f'pre = [{{ run = "sleep 5; touch {marker}", timeout = 3600 }}]')
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    repo = machine.repo()
+    started = time.monotonic()
+    with pytest.raises(Interrupted, match="pre-backup hook"):
+        back_up(machine.home, repo, BackupRequest(), Reporter(cancel=cancel), policy=p)
+    assert time.monotonic() - started < 3
+    time.sleep(5)
+    assert not marker.exists()  # its whole process group was killed, the sleep's child too
+    assert repo.list_points() == []
     machine.check_clean()

@@ -11,18 +11,30 @@ scheduler loop until `stop` is set (SIGTERM or SIGINT). The server answers the A
 and, when the starting command passes a console factory (`agent/consolehost.py`), the console at
 every other path (`console_url` in agent.json). Stopping cancels the running job, which
 stops at its next safe point and is marked cancelled; the vault stays consistent.
+
+A stop (`request_stop`: SIGTERM, SIGINT, the console) has a deadline, as a service manager's stop
+has: past `STOP_DEADLINE_S` (a job that reaches no safe point, a thread that never returns) the
+stacks of every thread go to the log and the process exits with code 1. That loses nothing: the
+vault is consistent after a kill at any moment (docs/format.md's write order), and the next start
+marks the job failed. Signal handlers only write the signal's number to a pipe, which a thread
+reads: a handler runs in the main thread between two of its steps, and one that took a lock (an
+Event's, a logging handler's) the main thread held at that moment would wait for itself forever.
 """
 
 from __future__ import annotations
 
 import errno
+import faulthandler
 import fcntl
 import json
 import logging
 import os
 import secrets
+import signal
 import socket
+import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +66,32 @@ log = logging.getLogger("cairn.agent")
 LOCK_FILE = "agent.lock"
 HISTORY = timedelta(days=90)
 IDLE_WAKE_S = 60.0  # look again at least this often (a changed policy, a clock jump, a resume)
+STOP_DEADLINE_S = 45.0  # a stop that takes longer ends the process (stacks in the log)
+
+
+def on_signals(request_stop: Callable[[str], None], *signums: int) -> None:
+    """Call `request_stop("signal N")` on a thread of its own for each of `signums` received.
+
+    The handler itself only writes a byte (no lock, no logging): see the module's docstring."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+
+    def handler(signum: int, frame: object) -> None:
+        try:
+            os.write(write_end, bytes([signum]))
+        except BlockingIOError:  # the pipe is full: a stop is already on its way
+            pass
+
+    def watch() -> None:
+        while True:
+            got = os.read(read_end, 1)
+            if not got:
+                return
+            request_stop(f"signal {got[0]}")
+
+    threading.Thread(target=watch, name="cairn-signals", daemon=True).start()
+    for signum in signums:
+        signal.signal(signum, handler)
 
 
 class Agent:
@@ -66,12 +104,15 @@ class Agent:
         executor: Executor | None = None,
         history: timedelta = HISTORY,
         console: ConsoleFactory | None = None,
+        stop_deadline: float = STOP_DEADLINE_S,
     ) -> None:
         self.home = home
         self.clock = clock
         self.port = port
         self.history = history
         self.stop_event = threading.Event()
+        self.stop_deadline = stop_deadline
+        self._stop_asked = threading.Lock()
         self._lock_fd = -1
         self._server: uvicorn.Server | None = None
         self._http: threading.Thread | None = None
@@ -85,6 +126,39 @@ class Agent:
         self.alerts = AlertWorker(home, clock)
 
     # --- start and stop -------------------------------------------------------------------------
+
+    def request_stop(self, why: str) -> None:
+        """Stop the agent (the scheduler loop ends, the running job is cancelled), within
+        `stop_deadline` seconds at the latest. A second request only says so."""
+        if not self._stop_asked.acquire(blocking=False):
+            log.info(
+                "already stopping (%s): it stops within %g s at the latest", why, self.stop_deadline
+            )
+            return
+        log.info("stopping (%s)", why)
+        self.stop_event.set()
+        threading.Thread(target=self._stop_or_exit, name="cairn-stop-deadline", daemon=True).start()
+
+    def stop_on_signals(self, *signums: int) -> None:
+        on_signals(self.request_stop, *signums)
+
+    def _stop_or_exit(self) -> None:
+        time.sleep(self.stop_deadline)  # a stop that works ends the process before this wakes
+        log.error(
+            "the agent did not stop within %g s: the stacks of its threads follow; exiting"
+            " (the vault is consistent; the next start marks the unfinished job failed)",
+            self.stop_deadline,
+        )
+        try:
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        except (OSError, ValueError, AttributeError):  # no usable stderr
+            pass
+        for name in (INFO_FILE, SECRET_FILE):
+            try:
+                os.unlink(self.home.path / name)
+            except OSError:
+                pass
+        os._exit(1)
 
     def _take_lock(self) -> None:
         self.home.path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from types import FrameType
 
 import click
 
@@ -71,13 +70,7 @@ def run(port: int, no_setup: bool) -> None:
         )
 
     service.start(setup)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger("cairn.agent").info("stopping (signal %d)", signum)
-        service.stop_event.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    service.stop_on_signals(signal.SIGTERM, signal.SIGINT)
     click.echo(
         f"agent running on 127.0.0.1:{service.port} (CAIRN_HOME {home.path}); Ctrl-C stops it"
     )

@@ -2,9 +2,11 @@
 
 Each hook runs as `/bin/sh -c RUN` in its own process group, stdin closed, stdout and stderr
 together kept (the last `OUTPUT_KEPT` bytes) for the job's details; at its timeout the whole group
-is killed (SIGKILL). The environment is the caller's plus CAIRN_HOOK (pre or post), CAIRN_MACHINE,
-and for post hooks CAIRN_BACKUP_STATUS (completed, completed-with-warnings or failed) and
-CAIRN_RECOVERY_POINT (the new point's id, empty when none was written).
+is killed (SIGKILL). A cancel (the job cancelled, the agent stopping) kills a running hook's group
+the same way within a quarter second, and the job ends cancelled. The environment is the caller's
+plus CAIRN_HOOK (pre or post), CAIRN_MACHINE, and for post hooks CAIRN_BACKUP_STATUS (completed,
+completed-with-warnings or failed) and CAIRN_RECOVERY_POINT (the new point's id, empty when none
+was written).
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cairn.core.errors import Interrupted
 from cairn.policy.hooks import Hook
 
 OUTPUT_KEPT = 16 * 1024
+CANCEL_POLL_S = 0.25  # how often a running hook looks at the job's cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,11 @@ class HookRun:
         }
 
 
-def run_hook(hook: Hook, phase: str, env: Mapping[str, str]) -> HookRun:
+def run_hook(
+    hook: Hook, phase: str, env: Mapping[str, str], cancel: threading.Event | None = None
+) -> HookRun:
+    """Run one hook to its end or its timeout. With `cancel` set while it runs, its process group
+    is killed and `Interrupted` raised: a stopping agent must not wait out an hour's timeout."""
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -61,19 +70,36 @@ def run_hook(hook: Hook, phase: str, env: Mapping[str, str]) -> HookRun:
         )
     except OSError as e:
         return HookRun(phase, hook.run, hook.required, None, "", 0.0, f"cannot start: {e.strerror}")
-    try:
-        out, _ = proc.communicate(timeout=hook.timeout_s)
-        code: int | None = proc.returncode
-        problem = None if code == 0 else f"exited {code}"
-    except subprocess.TimeoutExpired:
+    deadline = started + hook.timeout_s
+    while True:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, _ = proc.communicate()
-        code, problem = None, f"timed out after {hook.timeout_s} s and was killed"
+            out, _ = proc.communicate(
+                timeout=max(min(CANCEL_POLL_S, deadline - time.monotonic()), 0)
+            )
+            code: int | None = proc.returncode
+            problem = None if code == 0 else f"exited {code}"
+            break
+        except subprocess.TimeoutExpired:
+            cancelled = cancel is not None and cancel.is_set()
+            if not cancelled and time.monotonic() < deadline:
+                continue  # communicate() may be called again: what was read so far is kept
+            _kill_group(proc)
+            out, _ = proc.communicate()
+            if cancelled:
+                raise Interrupted(
+                    f"cancelled while the {phase}-backup hook `{hook.run}` ran (it was killed)"
+                ) from None
+            code, problem = None, f"timed out after {hook.timeout_s} s and was killed"
+            break
     text = out[-OUTPUT_KEPT:].decode("utf-8", "replace")
     return HookRun(phase, hook.run, hook.required, code, text, time.monotonic() - started, problem)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def describe(run: HookRun) -> str:

@@ -168,7 +168,7 @@ def back_up(
     runs: list[HookRun] = []
     for hook in hooks.pre:
         reporter.stop_if_cancelled()
-        done = run_hook(hook, "pre", env)
+        done = run_hook(hook, "pre", env, reporter.cancel)
         runs.append(done)
         if not done.ok and hook.required:
             raise HookFailed(f"{describe(done)}: the backup did not run, no recovery point")
