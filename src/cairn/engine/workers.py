@@ -359,6 +359,7 @@ class WorkerPool:
             self.poll(block=True)
         for p in self._procs:
             p.join()
+        self._release()
 
     def terminate(self) -> None:
         for p in self._procs:
@@ -366,3 +367,20 @@ class WorkerPool:
                 p.terminate()
         for p in self._procs:
             p.join(timeout=5)
+        self._release()
+
+    def _release(self) -> None:
+        """Close the queues' pipes and the workers' sentinels: a long-running agent makes a pool
+        per backup, and each one left 8 descriptors open (past 1,024 after ~125 backups)."""
+        if self._tasks is not None:
+            self._tasks.cancel_join_thread()  # what a dead worker never read is not waited for
+            self._tasks.close()  # its feeder thread closes both ends of its pipe as it ends
+        if self._results is not None:
+            # The parent never puts on it, so it has no feeder thread to close its pipe, and
+            # Queue.close() leaves that to the garbage collector (Python 3.11).
+            self._results._reader.close()
+            self._results._writer.close()
+        for p in self._procs:
+            if p.exitcode is not None:
+                p.close()
+        self._procs, self._tasks, self._results = [], None, None
