@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import os
 import signal
@@ -12,7 +11,6 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 
 from cairn.core.clock import SystemClock
@@ -24,34 +22,62 @@ from cairn.vault.repository import Repository
 PASSPHRASE = "correct horse battery staple"
 
 
+_born_in_call: list[subprocess.Popen[bytes]] | None = None
+_popen_init = subprocess.Popen.__init__
+
+
+def _recording_init(self: subprocess.Popen[bytes], *args: object, **kwargs: object) -> None:
+    _popen_init(self, *args, **kwargs)  # type: ignore[arg-type]
+    if _born_in_call is not None:
+        _born_in_call.append(self)
+
+
+subprocess.Popen.__init__ = _recording_init  # type: ignore[method-assign, assignment]
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """A process the test's body started and left running (an assertion failed before its
-    cleanup) is killed and reaped when the body ends. Left alone, its `Popen` warns "still
-    running" when it is collected, in whichever later test that happens, and that test fails
-    (the suite turns warnings into errors) for nothing it did. Fixtures' processes are theirs."""
-    before = {p.pid for p in psutil.Process().children()}
+    """Record the processes the test's body starts (directly or through a function a fixture
+    handed it), so that those still running once the test's fixtures are torn down can be reaped."""
+    global _born_in_call
+    _born_in_call = []
+    item.stash[_BORN] = _born_in_call
     try:
         return (yield)
     finally:
-        _reap_left_behind(before)
+        _born_in_call = None
 
 
-def _reap_left_behind(before: set[int]) -> None:
-    left = {p.pid for p in psutil.Process().children()} - before
-    if not left:
-        return
-    for obj in gc.get_objects():
-        if isinstance(obj, subprocess.Popen) and obj.pid in left and obj.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if os.getpgid(obj.pid) == obj.pid:
-                    os.killpg(obj.pid, signal.SIGKILL)  # its own session: its children too
-                else:
-                    obj.kill()
-            obj.wait()
-            for stream in (obj.stdin, obj.stdout, obj.stderr):
-                if stream is not None:
-                    stream.close()
+_BORN = pytest.StashKey[list[subprocess.Popen[bytes]]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    """A process the test's body started and nobody stopped (an assertion failed before its
+    cleanup) is killed and reaped after the teardown, when the fixtures have had their turn to
+    stop theirs. Left alone, its `Popen` warns "still running" when it is collected, in
+    whichever later test that happens, and that test fails (the suite turns warnings into
+    errors) for nothing it did."""
+    try:
+        return (yield)
+    finally:
+        _reap_left_behind(item.stash.get(_BORN, []))
+
+
+def _reap_left_behind(born: list[subprocess.Popen[bytes]]) -> None:
+    for proc in born:
+        if proc.poll() is not None:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(proc.pid) == proc.pid:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: its children too
+            else:
+                proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    born.clear()
 
 
 @dataclass
