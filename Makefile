@@ -31,6 +31,7 @@ layers: $(STAMP)
 # The cloud tests need Azurite, SeaweedFS and moto: started here, stopped whatever pytest did.
 pytest: $(STAMP)
 	bash .ci/chromium.sh
+	bash .ci/snapshot-tools.sh
 	@trap 'bash .ci/services.sh stop' EXIT; trap 'exit 130' INT TERM; \
 	bash .ci/services.sh start && . ./.ci-services/env && $(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 

@@ -15,6 +15,7 @@
     │   └── TransientStorageError   a failure worth retrying (timeout, reset, 5xx, 429/503)
     ├── AppendOnly (2)              the vault is append-only: a delete or overwrite refused
     ├── HookFailed (1)              a required pre-backup hook failed: no recovery point
+    ├── SnapshotFailed (1)          a required filesystem snapshot could not be made: no point
     ├── DeliveryFailed (1)          an alert could not be sent (the channel and the cause named)
     └── Interrupted (130)           interrupted or cancelled
 
@@ -112,6 +113,10 @@ class AppendOnly(UsageError):
 
 class HookFailed(CairnError):
     """A required pre-backup hook failed (exit code or timeout): the backup did not run."""
+
+
+class SnapshotFailed(CairnError):
+    """The policy's required snapshot could not be made (engine/snapshot.py): no recovery point."""
 
 
 class DeliveryFailed(CairnError):

@@ -26,7 +26,8 @@ import stat
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cairn import __version__
@@ -35,10 +36,12 @@ from cairn.core.events import Progress, Reporter
 from cairn.core.ids import random_id
 from cairn.engine.scope import Scope, item_conflicts
 from cairn.engine.seen import dated_ahead, rollback_findings
+from cairn.engine.snapshot import LIVE, SourceView, source_view
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
 from cairn.fs.walk import FsEntry, list_dir, stat_entry
+from cairn.policy.snapshot import NO_SNAPSHOT, SnapshotRule
 from cairn.storage.throttled import current_limit_bps
 from cairn.vault.index import Index
 from cairn.vault.packs import TREE, PackInfo
@@ -68,6 +71,7 @@ class BackupOptions:
     # A file modified this shortly before the backup started may hide a write made in the same
     # timestamp tick as its read: it is read again next time (wider than any filesystem's tick).
     racy_window_ns: int = 2_000_000_000
+    snapshot: SnapshotRule = NO_SNAPSHOT  # read the items from snapshots (engine/snapshot.py)
 
 
 @dataclass
@@ -156,8 +160,10 @@ class _Backup:
         reporter: Reporter,
         workers: int,
         racy_window_ns: int = 2_000_000_000,
+        view: SourceView = LIVE,
     ) -> None:
         self.repo = repo
+        self.view = view
         self.index = index
         self.excludes = excludes
         self.reporter = reporter
@@ -215,7 +221,7 @@ class _Backup:
             or old.get("mode") != st.st_mode & 0o7777
             or old.get("uid") != st.st_uid
             or old.get("gid") != st.st_gid
-            or old.get("dev") != st.st_dev
+            or old.get("dev") != self.view.dev(st.st_dev)
             or old.get("nlink") != st.st_nlink
             or old.get("type") != "file"
         ):
@@ -229,12 +235,24 @@ class _Backup:
 
     def base(self, fs: FsEntry) -> Entry:
         user, group = owner_names(fs.st.st_uid, fs.st.st_gid)
-        return stat_entry_json(fs.name, fs.kind, fs.st, user, group)
+        e = stat_entry_json(fs.name, fs.kind, fs.st, user, group)
+        if self.view is not LIVE:
+            e["dev"] = self.view.dev(fs.st.st_dev)
+        return e
+
+    def shown(self, path: bytes) -> str:
+        """A path as messages name it: the live one, where a snapshot was read."""
+        return os.fsdecode(self.view.live_path(path))
+
+    def stat_item(self, live: bytes) -> FsEntry:
+        """lstat an item or a folder above one where the view reads it, under its live name."""
+        fs = stat_entry(self.view.read_path(live))
+        return fs if self.view is LIVE else replace(fs, name=os.path.basename(live))
 
     def add_xattrs(self, e: Entry, fs: FsEntry) -> None:
         values, problems = read_xattrs(fs.path)
         for p in problems:
-            self.reporter.warn(os.fsdecode(fs.path), p)
+            self.reporter.warn(self.shown(fs.path), p)
         if values:
             e["xattrs"] = xattrs_json(values)
 
@@ -307,7 +325,7 @@ class _Backup:
             try:
                 put_bytes(e, "target", os.readlink(fs.path))
             except OSError as err:
-                self.reporter.warn(os.fsdecode(fs.path), f"cannot read link: {err.strerror}")
+                self.reporter.warn(self.shown(fs.path), f"cannot read link: {err.strerror}")
         else:
             self.add_xattrs(e, fs)
         return old if e == old else e
@@ -320,13 +338,22 @@ class _Backup:
         try:
             children = list_dir(fs.path)
         except OSError as err:
-            self.reporter.warn(os.fsdecode(fs.path), f"cannot list folder: {err.strerror}")
+            self.reporter.warn(self.shown(fs.path), f"cannot list folder: {err.strerror}")
             children = []
         before = _by_name(d.old_entries)
         self.reporter.stop_if_cancelled()
+        view = self.view
         for child in children:
-            if self.excludes.excludes(child.path, child.kind == "dir"):
-                continue
+            if view is LIVE:
+                if self.excludes.excludes(child.path, child.kind == "dir"):
+                    continue
+            else:
+                if self.excludes.excludes(view.live_path(child.path), child.kind == "dir"):
+                    continue
+                seen = view.child(child)
+                if seen is None:
+                    continue
+                child = seen
             d.children.append(self.entry(child, before.get(child.name), d))
         d.walked = True
         self.maybe_finish(d)
@@ -372,7 +399,7 @@ class _Backup:
         link = self.link_of.pop(r.ref, None)
         if link is not None:
             self.links[link] = (None, e)  # later names of this inode copy it at once
-        shown = os.fsdecode(path)
+        shown = self.shown(path)
         self.progress.files_done += 1
         self.progress.bytes_done += r.size - self.partly_read.pop(r.ref, 0)
         self.progress.current = shown
@@ -454,7 +481,7 @@ class _Backup:
         ancestors = [root]
         for item in items:
             try:
-                fs = stat_entry(item)
+                fs = self.stat_item(item)
             except OSError as err:
                 self.reporter.warn(os.fsdecode(item), f"cannot back up: {err.strerror}")
                 continue
@@ -484,11 +511,11 @@ class _Backup:
     def ancestor(self, item: bytes, parts: list[bytes], depth: int, here: _Dir) -> _Dir:
         path = b"/" + b"/".join(parts[: depth + 1])
         try:
-            fs = stat_entry(path)
+            fs = self.stat_item(path)
             if fs.kind == "symlink":
                 # A folder above an item reached through a symlink (/home -> /data/home) is
                 # recorded as the folder it leads to, so the item can be found and restored.
-                fs = FsEntry(fs.name, fs.path, "dir", os.stat(path))
+                fs = FsEntry(fs.name, fs.path, "dir", os.stat(fs.path))
                 if not stat.S_ISDIR(fs.st.st_mode):
                     raise NotADirectoryError(errno.ENOTDIR, "not a folder", path)
         except OSError as err:
@@ -505,8 +532,11 @@ class _Backup:
     def whole_root(self, root: _Dir) -> None:
         """The item "/": the root tree is the listing of / itself."""
         before = _by_name(root.old_entries)
-        for child in list_dir(b"/"):
-            if self.excludes.excludes(child.path, child.kind == "dir"):
+        for found in list_dir(self.view.read_path(b"/")):
+            if self.excludes.excludes(self.view.live_path(found.path), found.kind == "dir"):
+                continue
+            child = self.view.child(found)
+            if child is None:
                 continue
             root.children.append(self.entry(child, before.get(child.name), root))
 
@@ -559,7 +589,11 @@ def backup(
             reporter.warn("", ahead)
         points = [p for p in points if dated_ahead(p, now) is None]
         parent = points[-1] if points else None
-        run = _Backup(repo, index, excludes, reporter, options.workers, options.racy_window_ns)
+        snapshots = source_view(items, options.snapshot, reporter.warn)
+        view = snapshots if snapshots is not None else LIVE
+        run = _Backup(
+            repo, index, excludes, reporter, options.workers, options.racy_window_ns, view
+        )
         # The walk recurses once per folder level (two frames a level): allow deep trees.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
         if reporter.on_progress is not None:
@@ -567,7 +601,8 @@ def backup(
                 target=count, args=(items, excludes, run.progress), daemon=True
             ).start()
         try:
-            root = run.walk(items, parent.tree if parent is not None else None)
+            with snapshots if snapshots is not None else nullcontext():
+                root = run.walk(items, parent.tree if parent is not None else None)
         except (KeyboardInterrupt, Interrupted) as stop:
             # A safe point: the workers stop, the packs already indexed here are kept for the
             # next backup, and no recovery point is written.

@@ -37,6 +37,7 @@ from cairn.engine.slots import SUBSTITUTION_LOOKBACK, recorded_slots
 from cairn.fs.timezone import machine_timezone
 from cairn.policy import Policy, SlotOutcome, substitute_for
 from cairn.policy.hooks import NO_HOOKS
+from cairn.policy.snapshot import NO_SNAPSHOT, SnapshotRule
 from cairn.policy.wallclock import end_of_day, local_time
 from cairn.vault.repository import Repository
 
@@ -163,7 +164,9 @@ def back_up(
         policy = settings.load_policy(home)
     seeding = offline.seeding(home, repo, policy)
     decided = plan(home, repo, request, repo.clock.now(), policy)
-    hooks = policy.hooks if policy is not None and not request.paths else NO_HOOKS
+    of_policy = policy is not None and not request.paths
+    hooks = policy.hooks if policy is not None and of_policy else NO_HOOKS
+    snapshot = policy.snapshot if policy is not None and of_policy else NO_SNAPSHOT
     env = {"CAIRN_MACHINE": repo.machine}
     runs: list[HookRun] = []
     for hook in hooks.pre:
@@ -175,7 +178,7 @@ def back_up(
         if not done.ok:
             reporter.warn("", f"{describe(done)} (optional: the backup went on)")
     try:
-        result = _run(home, repo, request, decided, reporter, seeding)
+        result = _run(home, repo, request, decided, reporter, seeding, snapshot)
     except BaseException:
         after = {**env, "CAIRN_BACKUP_STATUS": "failed", "CAIRN_RECOVERY_POINT": ""}
         for hook in hooks.post:
@@ -202,6 +205,7 @@ def _run(
     decided: Plan,
     reporter: Reporter,
     seeding: offline.OfflineState | None,
+    snapshot: SnapshotRule = NO_SNAPSHOT,
 ) -> BackupResult:
     options = BackupOptions(
         decided.items,
@@ -211,6 +215,7 @@ def _run(
         substitutes=decided.substitutes,
         retain_until=decided.retain_until,
         workers=request.workers,
+        snapshot=snapshot,
     )
     if seeding is not None:
         result = offline.stage(home, repo, seeding, options, reporter)

@@ -29,6 +29,7 @@ from cairn.core.errors import UsageError
 from cairn.policy import limits
 from cairn.policy.hooks import NO_HOOKS, Hooks
 from cairn.policy.offline import OfflineSeeding
+from cairn.policy.snapshot import NO_SNAPSHOT, SnapshotRule
 from cairn.policy.wallclock import add_days, add_months, days_in_month
 
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -224,6 +225,8 @@ class Policy:
     offline: OfflineSeeding | None = None
     """`[offline]`: required with `initial_backup = "offline"`, refused otherwise."""
     hooks: Hooks = NO_HOOKS
+    snapshot: SnapshotRule = NO_SNAPSHOT
+    """`[snapshot]`: read the items from filesystem snapshots (policy/snapshot.py)."""
 
     def __post_init__(self) -> None:
         _set(self, "items", _checked_items(self.items))

@@ -7,6 +7,7 @@
     [retention.yearly]  months_of_year, days_of_month | weeks_of_month + days_of_week, years
     [offline]     staging, import_job      (only with initial_backup = "offline")
     [hooks]       pre, post, timeout, required (policy/hooks.py; written out only when present)
+    [snapshot]    kind, required (policy/snapshot.py; written out only when a kind is set)
 
 Names are as a user writes them: weekdays "mon".."sun", months "jan".."dec", weeks of month
 "first".."fourth" and "last", days of month 1..28 and "last" (names are read case-insensitively).
@@ -42,9 +43,10 @@ from cairn.policy.model import (
     YearlyRule,
 )
 from cairn.policy.offline import OfflineSeeding
+from cairn.policy.snapshot import snapshot_from_table, snapshot_to_json
 
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-_SECTIONS = ("policy", "schedule", "retention", "offline", "hooks")
+_SECTIONS = ("policy", "schedule", "retention", "offline", "hooks", "snapshot")
 _OFFLINE_KEYS = ("staging", "import_job")
 _POLICY_KEYS = ("items", "exclude", "timezone", "initial_backup", "start")
 _SCHEDULE_KEYS = ("frequency", "times", "days", "every_weeks")
@@ -98,6 +100,7 @@ def policy_from_dict(data: Table, *, default_timezone: str, today: date) -> Poli
         retention=retention,
         offline=offline,
         hooks=hooks_from_table(data.get("hooks", {})),
+        snapshot=snapshot_from_table(data.get("snapshot", {})),
     )
 
 
@@ -134,6 +137,7 @@ def policy_to_json(policy: Policy) -> dict[str, object]:
         months = {"months_of_year": [MONTHS[m - 1] for m in r.yearly.months_of_year]}
         retention["yearly"] = months | _days_json(r.yearly) | {"years": r.yearly.years}
     hooks = {"hooks": hooks_to_json(policy.hooks)} if policy.hooks else {}
+    snapshot = {"snapshot": snapshot_to_json(policy.snapshot)} if policy.snapshot else {}
     doc: dict[str, object] = {
         "policy": {
             "items": list(policy.items),
@@ -145,6 +149,7 @@ def policy_to_json(policy: Policy) -> dict[str, object]:
         "schedule": schedule,
         "retention": retention,
         **hooks,  # only when there are hooks: a policy without is stored as before
+        **snapshot,
     }
     if policy.offline is not None:
         doc["offline"] = {
