@@ -92,3 +92,21 @@ def test_stale_until_a_backup_then_healthy_then_failing(registered: Cli, tmp_pat
 
 def test_not_registered_is_exit_10(cli: Cli) -> None:
     cli.run("status", expect=10)
+
+
+def test_wrong_pins_lock_pin_use_and_status_lists_the_critical_operation(
+    registered: Cli, tmp_path: Path
+) -> None:
+    for left in (4, 3, 2, 1):
+        err = registered.run(
+            "protection", "stop", "--delete-data", "--pin", "000000", expect=2
+        ).stderr
+        assert f"{left} more wrong PIN(s)" in err
+    err = registered.run("protection", "stop", "--delete-data", "--pin", "000000", expect=2).stderr
+    assert "PIN use is locked until" in err and "every PIN issued before is void" in err
+    out = registered.run("status", expect=3).stdout
+    assert "critical operations (30 days" in out and "security PIN locked" in out
+    doc = status(registered, 3)
+    ops = doc["critical_operations"]
+    assert isinstance(ops, list) and [o["operation"] for o in ops] == ["security PIN locked"]
+    assert "protection:    on" in out  # nothing was stopped

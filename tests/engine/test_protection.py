@@ -62,15 +62,15 @@ def test_a_pin_works_once_and_only_for_five_minutes(machine: Machine) -> None:
         pin.encode() not in repo.store.get(i.name)
         for i in repo.store.list(repo.layout.root + "/pins/")
     )
-    protection.require_pin(repo, pin, T0 + timedelta(minutes=4), "testing")
+    protection.require_pin(machine.home, repo, pin, T0 + timedelta(minutes=4), "testing")
     with pytest.raises(UsageError, match=r"wrong, expired .* or already used"):
-        protection.require_pin(repo, pin, T0 + timedelta(minutes=4), "testing")
+        protection.require_pin(machine.home, repo, pin, T0 + timedelta(minutes=4), "testing")
     late = protection.issue_pin(repo, T0)
     with pytest.raises(UsageError, match="wrong, expired"):
-        protection.require_pin(repo, late, T0 + timedelta(minutes=5), "testing")
+        protection.require_pin(machine.home, repo, late, T0 + timedelta(minutes=5), "testing")
     assert list(repo.store.list(repo.layout.root + "/pins/")) == []  # the expired one is gone
     with pytest.raises(UsageError, match=r"needs a security PIN .* `cairn security pin`"):
-        protection.require_pin(repo, None, T0, "deleting backup data")
+        protection.require_pin(machine.home, repo, None, T0, "deleting backup data")
     machine.check_clean()
 
 
@@ -156,3 +156,41 @@ def test_lowering_retention_needs_a_pin_while_security_is_on(machine: Machine) -
     ops = [e.operation for e in repo.guards.events()]
     assert ops == ["retention lowered", "security turned off", "retention lowered"]
     machine.check_clean()
+
+
+def test_five_wrong_pins_lock_pin_use_for_fifteen_minutes_and_void_the_pins(
+    machine: Machine,
+) -> None:
+    repo = at(machine, FixedClock(T0))
+    good = protection.issue_pin(repo, T0)
+    wrong = f"{(int(good) + 1) % 10**6:06d}"
+    for i in range(4):
+        with pytest.raises(UsageError, match=rf"{4 - i} more wrong PIN\(s\) within 15 minutes"):
+            protection.require_pin(machine.home, repo, wrong, T0 + timedelta(seconds=i), "t")
+    with pytest.raises(UsageError, match="PIN use is locked until 2026-03-01T21:15"):
+        protection.require_pin(machine.home, repo, wrong, T0 + timedelta(seconds=5), "t")
+    # The right PIN is void now, and no PIN is accepted while locked, even a new one.
+    assert list(repo.store.list(repo.layout.root + "/pins/")) == []
+    with pytest.raises(UsageError, match="locked until"):
+        protection.require_pin(machine.home, repo, good, T0 + timedelta(seconds=6), "t")
+    fresh = protection.issue_pin(repo, T0 + timedelta(minutes=10))
+    with pytest.raises(UsageError, match="locked until"):
+        protection.require_pin(machine.home, repo, fresh, T0 + timedelta(minutes=10), "t")
+    assert [e.operation for e in repo.guards.events()] == ["security PIN locked"]
+    # 15 minutes after the first wrong try, PINs work again, and the old tries are forgotten.
+    later = T0 + timedelta(minutes=15, seconds=1)
+    protection.require_pin(machine.home, repo, protection.issue_pin(repo, later), later, "t")
+    assert len(repo.guards.pin_failures(later, protection.PIN_LOCKOUT)) == 3  # a sliding window
+    machine.check_clean()
+
+
+def test_a_right_pin_among_wrong_ones_is_accepted_below_the_limit(machine: Machine) -> None:
+    repo = at(machine, FixedClock(T0))
+    good = protection.issue_pin(repo, T0)
+    for _ in range(protection.PIN_TRIES - 1):
+        with pytest.raises(UsageError, match="wrong"):
+            protection.require_pin(
+                machine.home, repo, "000000" if good != "000000" else "1" * 6, T0, "t"
+            )
+    protection.require_pin(machine.home, repo, good, T0, "t")
+    assert repo.guards.events() == []

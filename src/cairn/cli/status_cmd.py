@@ -80,3 +80,7 @@ def render_health(health: Health) -> None:
             f" ({health.usage.points} recovery points), {format_bytes(health.usage.vault_bytes)}"
             " in the whole vault"
         )
+    if health.critical:
+        click.echo("critical operations (30 days, recorded in the vault):")
+        for e in health.critical:
+            click.echo(f"  {_when(e.time)}  {e.operation}: {e.detail} (on {e.host})")

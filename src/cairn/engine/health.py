@@ -9,6 +9,8 @@
     next run        the schedule's next slot (none while protection is stopped)
     protection      "on", or stopped (engine/protection.py): a stopped machine is never stale
     vault usage     the bytes this machine's store takes in the vault, and the whole vault's
+    critical        the critical operations the vault recorded in the last 30 days (the newest
+                    10: protection stopped, data deleted, retention lowered, PIN locked, ...)
 
 `assess` is pure (`now` comes in); `machine_health` gathers its inputs from CAIRN_HOME and the
 vault. A machine is healthy when it has a policy, is neither stale nor failing, and its vault can
@@ -28,8 +30,11 @@ from cairn.engine.slots import JOBS_DB
 from cairn.policy import Policy
 from cairn.policy.schedule import runs_after, runs_between
 from cairn.policy.wallclock import resolve
+from cairn.vault.guards import Event
 from cairn.vault.repository import Repository
 
+CRITICAL_SHOWN = timedelta(days=30)
+CRITICAL_MAX = 10
 STALE_SLOTS = 2
 """Scheduled slots passed without a good point that make a machine stale."""
 
@@ -76,6 +81,7 @@ class Health:
     protection: str
     usage: Usage | None = None
     checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    critical: tuple[Event, ...] = ()  # the critical operations of the last CRITICAL_SHOWN
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +100,15 @@ class Health:
             "vault_bytes": self.usage.vault_bytes if self.usage else None,
             "points": self.usage.points if self.usage else None,
             "checked_at": self.checked_at.isoformat(),
+            "critical_operations": [
+                {
+                    "time": e.time.isoformat(),
+                    "operation": e.operation,
+                    "detail": e.detail,
+                    "host": e.host,
+                }
+                for e in self.critical
+            ],
         }
 
 
@@ -108,6 +123,7 @@ def assess(
     protection: str = "on",
     usage: Usage | None = None,
     vault_problem: str | None = None,
+    critical: tuple[Event, ...] = (),
 ) -> Health:
     """The health of one machine at `now`, from facts gathered elsewhere (pure)."""
     problems: list[str] = []
@@ -150,6 +166,7 @@ def assess(
         protection=protection,
         usage=usage,
         checked_at=now,
+        critical=critical,
     )
 
 
@@ -232,6 +249,14 @@ def failed_jobs(
     return out
 
 
+def recent_critical(repo: Repository, now: datetime) -> tuple[Event, ...]:
+    try:
+        events = repo.guards.events()
+    except CairnError:
+        return ()  # a damaged record must not hide the rest of the health (check names it)
+    return tuple(e for e in events if e.time > now - CRITICAL_SHOWN)[-CRITICAL_MAX:]
+
+
 def vault_usage(repo: Repository) -> Usage:
     """Bytes of this machine's store and of the whole vault (one listing), and its points."""
     mine = repo.layout.root + "/"
@@ -264,6 +289,7 @@ def machine_health(
     last_point: tuple[str, datetime] | None = None
     used = None
     problem = None
+    critical: tuple[Event, ...] = ()
     if repo is None:
         problem = open_problem or "the vault cannot be opened"
     else:
@@ -275,6 +301,8 @@ def machine_health(
                 newest = max(points, key=lambda p: p.time)
                 last_point = (newest.id, newest.time)
             used = vault_usage(repo) if usage else None
+            if usage:
+                critical = recent_critical(repo, now)
         except StorageError as e:
             problem = f"the vault cannot be read: {e}"
     return assess(
@@ -287,4 +315,5 @@ def machine_health(
         protection=protection,
         usage=used,
         vault_problem=problem,
+        critical=critical,
     )

@@ -36,6 +36,8 @@ from cairn.vault.repository import Repository
 log = logging.getLogger("cairn.protection")
 
 PIN_VALID = timedelta(minutes=5)
+PIN_TRIES = 5
+PIN_LOCKOUT = timedelta(minutes=15)
 SOFT_DELETE_KEEP = timedelta(days=14)
 PROTECTION_FILE = "protection.json"
 
@@ -80,18 +82,50 @@ def issue_pin(repo: Repository, now: datetime) -> str:
     return repo.guards.issue_pin(now, PIN_VALID)
 
 
-def require_pin(repo: Repository, pin: str | None, now: datetime, what: str) -> None:
-    """Spend `pin`, or refuse `what` (exit 2) naming the PIN and how to get one."""
+def require_pin(home: Home, repo: Repository, pin: str | None, now: datetime, what: str) -> None:
+    """Spend `pin`, or refuse `what` (exit 2) naming the PIN and how to get one. After
+    `PIN_TRIES` wrong PINs within `PIN_LOCKOUT`, every PIN issued is void and none is accepted
+    until the oldest of those tries is `PIN_LOCKOUT` old (recorded and alerted): whoever holds
+    the stored key but not the passphrase cannot guess one of 10^6 PINs through the commands."""
     if pin is None:
         raise UsageError(
             f"{what} needs a security PIN while security is on: run `cairn security pin` (it"
             " asks for the passphrase), then give --pin PIN within 5 minutes"
         )
-    if not (pin.isdigit() and len(pin) == 6) or not repo.guards.use_pin(pin, now):
+    failures = repo.guards.pin_failures(now, PIN_LOCKOUT)
+    if len(failures) >= PIN_TRIES:
+        raise UsageError(_locked_out(failures))
+    if pin.isdigit() and len(pin) == 6 and repo.guards.use_pin(pin, now):
+        return
+    repo.guards.pin_failed(now)
+    failures.append(now)
+    left = PIN_TRIES - len(failures)
+    if left > 0:
         raise UsageError(
             "that security PIN is wrong, expired (5 minutes) or already used: get a new one"
-            " with `cairn security pin`"
+            f" with `cairn security pin` ({left} more wrong PIN(s) within"
+            f" {PIN_LOCKOUT.seconds // 60} minutes lock PIN use)"
         )
+    voided = repo.guards.void_pins()
+    critical(
+        home,
+        repo,
+        "security PIN locked",
+        f"{PIN_TRIES} wrong security PINs within {PIN_LOCKOUT.seconds // 60} minutes;"
+        f" {voided} PIN(s) issued voided",
+        now,
+    )
+    raise UsageError(_locked_out(failures))
+
+
+def _locked_out(failures: list[datetime]) -> str:
+    until = sorted(failures)[-PIN_TRIES] + PIN_LOCKOUT
+    return (
+        f"{PIN_TRIES} wrong security PINs within {PIN_LOCKOUT.seconds // 60} minutes: PIN use"
+        f" is locked until {until.isoformat(timespec='minutes')} and every PIN issued before is"
+        " void; then get a new one with `cairn security pin`. If these were not your tries,"
+        " someone who holds this machine's key is guessing (the vault records it: `cairn status`)"
+    )
 
 
 def set_security(
@@ -99,7 +133,7 @@ def set_security(
 ) -> GuardState:
     state = repo.guards.state()
     if not on and state.security:
-        require_pin(repo, pin, now, "turning security off")
+        require_pin(home, repo, pin, now, "turning security off")
     new = replace(state, security=on)
     _save(home, repo, new)
     if not on and state.security:
@@ -115,7 +149,7 @@ def check_policy_change(
     if not lowered:
         return []
     if repo.guards.state().security:
-        require_pin(repo, pin, now, f"lowering retention ({'; '.join(lowered)})")
+        require_pin(home, repo, pin, now, f"lowering retention ({'; '.join(lowered)})")
     critical(home, repo, "retention lowered", "; ".join(lowered), now)
     return lowered
 
@@ -126,7 +160,7 @@ def stop(
     """Stop protection; with `delete_data`, soft-delete every point. The points deleted."""
     state = repo.guards.state()
     if delete_data and state.security:
-        require_pin(repo, pin, now, "deleting backup data (protection stop --delete-data)")
+        require_pin(home, repo, pin, now, "deleting backup data (protection stop --delete-data)")
     deleted = []
     if delete_data:
         already = repo.guards.deleted()

@@ -5,6 +5,8 @@
                                     "since": time}; absent = security on, protection on
     machines/<m>/pins/<id>          kind "pin", ad = id: {"v": 1, "salt": hex, "hash": hex,
                                     "created": time, "expires": time}; hash = SHA-256(salt || PIN)
+    machines/<m>/pinfails/<id>      kind "pinfail", ad = id: {"v": 1, "time": time}: a wrong PIN
+                                    given; deleted once older than the lockout
     machines/<m>/events/<id>        kind "event", ad = id: {"v": 1, "time": time, "operation": name,
                                     "detail": text, "host": name}; never rewritten or deleted
     machines/<m>/deleted/<point>    kind "deleted", ad = the point id: {"v": 1, "point": id,
@@ -134,6 +136,44 @@ class Guards:
                 self.store.delete(info.name)
                 found = True
         return found
+
+    def void_pins(self) -> int:
+        """Delete every PIN issued (after too many wrong ones): the number voided."""
+        names = [i.name for i in self.store.list(f"{self._root}/pins/")]
+        for name in names:
+            self._delete(name)
+        return len(names)
+
+    def pin_failed(self, now: datetime) -> None:
+        fid = random_id()
+        doc = {"v": GUARD_VERSION, "time": now.isoformat()}
+        blob = self.objects.seal_json(b"pinfail", bytes.fromhex(fid), doc)
+        self.store.put(f"{self._root}/pinfails/{fid}", blob)
+
+    def pin_failures(self, now: datetime, within: timedelta) -> list[datetime]:
+        """When the wrong PINs of the last `within` were given, oldest first; older records (and
+        records that do not open) are deleted. A record dated ahead of `now` counts (a clock set
+        back must not reopen the guessing)."""
+        out = []
+        for info in list(self.store.list(f"{self._root}/pinfails/")):
+            fid = info.name.rsplit("/", 1)[1]
+            if not is_hex_id(fid):
+                continue
+            try:
+                doc = self.objects.open_json(
+                    b"pinfail", bytes.fromhex(fid), self.store.get(info.name)
+                )
+                when = datetime.fromisoformat(doc["time"])
+            except BlobNotFound:
+                continue
+            except (CairnError, KeyError, TypeError, ValueError):
+                self._delete(info.name)
+                continue
+            if when <= now - within:
+                self._delete(info.name)
+            else:
+                out.append(when)
+        return sorted(out)
 
     def _delete(self, name: str) -> None:
         try:
