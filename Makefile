@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck layers pytest bench bench-cloud soak clean services-start services-stop
+.PHONY: run demo test lint typecheck layers pytest bench bench-cloud bench-scale soak clean services-start services-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench-cloud: $(STAMP)
 	bash bench/setup.sh
 	@trap 'bash .ci/services.sh stop' EXIT; trap 'exit 130' INT TERM; \
 	bash .ci/services.sh start && . ./.ci-services/env && $(PY) bench/cloud.py --azure $(BENCH_ARGS)
+
+# Growth, a million files, a real tree and one big file, against restic and borg (bench/README.md).
+bench-scale: $(STAMP)
+	bash bench/setup.sh
+	$(PY) -c 'import matplotlib' 2>/dev/null || $(VENV)/bin/pip install -q 'matplotlib>=3.8,<4'
+	$(PY) bench/scale.py $(BENCH_ARGS)
 
 # The reliability suite run long (bench/README.md, "Reliability soak"): SOAK_ARGS="--rounds 2".
 soak: $(STAMP)
