@@ -37,6 +37,7 @@ from cairn.core.ids import random_id
 from cairn.engine.scope import Scope, item_conflicts
 from cairn.engine.seen import dated_ahead, rollback_findings
 from cairn.engine.snapshot import LIVE, SourceView, source_view
+from cairn.engine.snapshot import PREFIX as SNAPSHOT_PREFIX
 from cairn.engine.workers import FileResult, FileTask, WorkerPool, WorkerSetup
 from cairn.fs.exclusions import Exclusions
 from cairn.fs.metadata import owner_names, read_xattrs
@@ -142,7 +143,8 @@ def count(items: list[bytes], excludes: Scope, progress: Progress) -> None:
                     if excludes.excludes(child.path, child.kind == "dir"):
                         continue
                     if child.kind == "dir":
-                        stack.append(child.path)
+                        if not child.name.startswith(SNAPSHOT_PREFIX):  # engine/snapshot.py
+                            stack.append(child.path)
                     elif child.kind == "file":
                         files += 1
                         size += child.st.st_size
