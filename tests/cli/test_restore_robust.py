@@ -60,10 +60,18 @@ def test_restore_killed_mid_way_then_rerun_with_skip_gives_complete_files(
     killed_mid_way = 0
     for _attempt in range(5):
         proc = start_restore(registered, target)
-        while proc.poll() is None and not some_file_written(target):
+        # The restore runs in short steps, stopped (SIGSTOP) while we look, so a loaded machine
+        # cannot let it finish between the first file appearing and the signal.
+        while proc.poll() is None:
             time.sleep(0.002)
-        os.killpg(proc.pid, sig)
-        proc.communicate()
+            os.killpg(proc.pid, signal.SIGSTOP)
+            if some_file_written(target):
+                break
+            os.killpg(proc.pid, signal.SIGCONT)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, signal.SIGCONT)
+        proc.communicate(timeout=120)
         if proc.returncode != 0:
             killed_mid_way += 1
             break
