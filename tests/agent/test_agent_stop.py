@@ -39,6 +39,39 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[int | None, str
         return None, out, err
 
 
+def test_a_signal_another_thread_receives_stops_at_once_while_the_main_thread_waits() -> None:
+    """The kernel gives a process's signal to any thread that does not block it. A Python handler
+    runs only when the main thread next runs Python code, and the agent's main thread sits in
+    `Event.wait()` for up to a minute between scheduler ticks: a SIGTERM caught by the API's or
+    the runner's thread used to wait that long (a CI run timed out on agents that did not stop)."""
+    proc = python(
+        """
+        import os, signal, threading, time
+        from cairn.agent.service import on_signals
+        stopped = threading.Event()
+        on_signals(lambda why: stopped.set(), signal.SIGTERM)
+        asked = []
+        def other():  # SIGTERM is blocked in the main thread below: this thread receives it
+            time.sleep(0.3)
+            asked.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGTERM)
+            print("stopped" if stopped.wait(10) else "not stopped", flush=True)
+            if stopped.is_set():
+                print(f"after {time.monotonic() - asked[0]:.2f}", flush=True)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        t = threading.Thread(target=other)
+        t.start()
+        threading.Event().wait(20)  # the scheduler's wait, with nothing to wake it
+        t.join()
+        """
+    )
+    code, out, err = finish(proc, 60)
+    assert code == 0, err
+    lines = out.split()
+    assert lines[0] == "stopped", out
+    assert float(lines[2]) < 5, out
+
+
 def test_a_signal_while_the_main_thread_holds_the_stop_events_lock_still_stops() -> None:
     """The main thread holds an Event's lock for a moment at every `Event.wait()`: a handler that
     called `Event.set()` itself, as the agent's did, waited for that lock forever (an agent that

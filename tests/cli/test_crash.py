@@ -377,14 +377,33 @@ def unlocks(machine: Machine, passphrase: str) -> bool:
 
 
 def start_agent(cli: Cli, after_writes: int = 0) -> subprocess.Popen[str]:
+    """An agent whose output goes to CAIRN_HOME's sibling `agent.log` (a pipe nobody reads could
+    fill and stop it), so a test that waits for it in vain can say what it did."""
     extra = {ENV: str(after_writes)} if after_writes else {}
-    return subprocess.Popen(
-        [sys.executable, "-m", "cairn.cli.main", "agent", "run", "--no-setup"],
-        env=cli.environ(**extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (cli.home.parent / "agent.log").open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cairn.cli.main", "agent", "run", "--no-setup"],
+            env=cli.environ(**extra),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def stop_agent(cli: Cli, proc: subprocess.Popen[str], sig: int) -> None:
+    """Send `sig` to the agent's process group and wait for it, at most a minute."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        tail = (cli.home.parent / "agent.log").read_text(errors="replace")[-4000:]
+        raise AssertionError(
+            f"the agent did not stop within 60 s of signal {sig}:\n{tail}"
+        ) from None
 
 
 def exited(proc: subprocess.Popen[str]) -> bool:
@@ -438,9 +457,7 @@ def test_kill_9_at_every_moment_of_the_agent_running_a_backup(
                         break
                 time.sleep(0.01)
         killed = exited(proc) or (timed and not (job_id and client_done(client, job_id)))
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL if killed else signal.SIGTERM)
-        proc.wait()
+        stop_agent(registered, proc, signal.SIGKILL if killed else signal.SIGTERM)
         if killed:
             kills.timed += timed
             kills.at_write += not timed
@@ -462,8 +479,7 @@ def test_kill_9_at_every_moment_of_the_agent_running_a_backup(
             assert time.monotonic() < deadline
             time.sleep(0.02)
         assert job.state == "completed", job.error
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop_agent(registered, proc, signal.SIGTERM)
         note_points(machine, digests, digest)
         verify(machine, digests, src, kills, every=kills.total >= count or EVERY_POINT)
     record("kill9-agent", kills=kills.total, timed=kills.timed, at_write=kills.at_write)

@@ -16,9 +16,11 @@ A stop (`request_stop`: SIGTERM, SIGINT, the console) has a deadline, as a servi
 has: past `STOP_DEADLINE_S` (a job that reaches no safe point, a thread that never returns) the
 stacks of every thread go to the log and the process exits with code 1. That loses nothing: the
 vault is consistent after a kill at any moment (docs/format.md's write order), and the next start
-marks the job failed. Signal handlers only write the signal's number to a pipe, which a thread
-reads: a handler runs in the main thread between two of its steps, and one that took a lock (an
-Event's, a logging handler's) the main thread held at that moment would wait for itself forever.
+marks the job failed. A signal reaches the stop through the interpreter's wakeup descriptor, read
+by a thread of its own (`on_signals`): the Python handler does nothing, since it runs in the main
+thread between two of its steps (one that took a lock the main thread held, an Event's or a
+logging handler's, would wait for itself forever), and only once the main thread runs Python
+code again, which it may not do for a minute.
 """
 
 from __future__ import annotations
@@ -72,24 +74,29 @@ STOP_DEADLINE_S = 45.0  # a stop that takes longer ends the process (stacks in t
 def on_signals(request_stop: Callable[[str], None], *signums: int) -> None:
     """Call `request_stop("signal N")` on a thread of its own for each of `signums` received.
 
-    The handler itself only writes a byte (no lock, no logging): see the module's docstring."""
+    Python runs a signal handler only in the main thread, when that thread next runs Python code;
+    the kernel gives the signal to whichever thread does not block it, and the main thread may be
+    waiting a minute for the next scheduler tick. So the number is taken from the interpreter's
+    wakeup descriptor, which the C-level handler writes at once in the thread that received it; the
+    Python handler does nothing (it only keeps the default action, death, from happening). Must be
+    called from the main thread."""
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
+    wanted = {int(s) for s in signums}
 
     def handler(signum: int, frame: object) -> None:
-        try:
-            os.write(write_end, bytes([signum]))
-        except BlockingIOError:  # the pipe is full: a stop is already on its way
-            pass
+        pass  # the wakeup descriptor has the signal already: no lock, no logging here
 
     def watch() -> None:
         while True:
             got = os.read(read_end, 1)
             if not got:
                 return
-            request_stop(f"signal {got[0]}")
+            if got[0] in wanted:
+                request_stop(f"signal {got[0]}")
 
     threading.Thread(target=watch, name="cairn-signals", daemon=True).start()
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     for signum in signums:
         signal.signal(signum, handler)
 
