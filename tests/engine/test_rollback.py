@@ -133,3 +133,29 @@ def test_an_older_point_presented_as_newer_is_named_and_not_built_on(machine: Ma
     point_file(machine, forged.id).unlink()  # the user removes the replay
     repair(machine.repo(), now=T0)
     machine.check_clean()
+
+
+def test_an_index_segment_prune_deleted_put_back_is_named_and_repair_supersedes_it(
+    machine: Machine,
+) -> None:
+    src = source(machine)
+    first = backup(machine.repo(), BackupOptions([str(src)])).point
+    index_dir = next(machine.vault.glob("machines/*/index"))
+    old_segments = {p.name: p.read_bytes() for p in index_dir.iterdir()}
+    (src / "a.txt").write_text("second\n")
+    backup(machine.repo(), BackupOptions([str(src)]))
+    # Two prunes: the first supersedes and deletes the old segments, the second supersedes (and
+    # deletes) the segment that named them as superseded, so nothing in the vault does any more.
+    prune(machine.repo(), {first.id}, now=T0)
+    prune(machine.repo(), set(), now=T0 + timedelta(days=30))
+    assert not set(old_segments) & {p.name for p in index_dir.iterdir()}
+    machine.check_clean()
+    for name, data in old_segments.items():  # an older copy of the index is put back
+        (index_dir / name).write_bytes(data)
+
+    errors = check(machine.repo()).errors
+    assert any(name[:16] in e and "in force again" in e for name in old_segments for e in errors), (
+        errors
+    )
+    repair(machine.repo(), now=T0 + timedelta(days=30))
+    machine.check_clean()

@@ -83,7 +83,8 @@ class _Checker:
             self.error(f"index segment {seg[:16]}: {e}")
 
         before = len(self.result.errors)
-        for packs in repo.segments_in_force(on_damage=damaged).values():
+        in_force = repo.segments_in_force(on_damage=damaged)
+        for packs in in_force.values():
             for p in packs:
                 self.index.add_pack(p)
         if len(self.result.errors) > before:
@@ -111,7 +112,7 @@ class _Checker:
                     present_points.append(pid)
                 except BlobNotFound:
                     pass
-        for text in rollback_findings(repo.memory, present_points):
+        for text in rollback_findings(repo.memory, present_points, in_force):
             self.error(text)
         for pid in present_points:
             try:

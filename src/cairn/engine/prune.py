@@ -249,6 +249,8 @@ def prune(
                 repo.store.delete(repo.layout.index(seg))
             except BlobNotFound:
                 pass
+        if repo.memory is not None:
+            repo.memory.segments_removed(superseded)  # in force again later: a replay
 
         for pack_id in sorted(deletable):
             try:
