@@ -1,12 +1,15 @@
 """The console's gate, in front of every page (an ASGI middleware):
 
 1. the Host header must name the loopback (127.0.0.1, localhost, [::1]), else 403: a page on a
-   rebound DNS name cannot reach the console;
+   rebound DNS name cannot reach the console; and an Origin header, when a browser sends one,
+   must be the console's own (`http://` + that Host), else 403: a page of another site (or a
+   sandboxed one, Origin `null`) cannot post to it, even with a cookie the browser would send;
 2. every page but /login and /static needs a session (session.py): a GET without one is sent to
    /login, anything else gets 403;
 3. a state-changing request (POST, PUT, PATCH, DELETE) must carry the session's CSRF token, in the
    form field `csrf` or the `X-CSRF-Token` header, else 403;
-4. every answer says no-referrer, no framing, no caching, and a same-origin content policy.
+4. a state-changing body over MAX_FORM_BYTES gets 413, read no further;
+5. every answer says no-referrer, no framing, no caching, and a same-origin content policy.
 
 The session goes into `request.state.session`.
 """
@@ -43,6 +46,11 @@ HEADERS = [
 ]
 
 
+def same_origin(origin: str, host: str) -> bool:
+    """Whether an Origin header names the console at `host` (as the browser showing it sends)."""
+    return origin.lower() == f"http://{host}".lower()
+
+
 def host_name(host: str) -> str:
     if host.startswith("["):
         return host.split("]")[0] + "]"
@@ -75,6 +83,16 @@ class Guard:
             await refuse(
                 PlainTextResponse(
                     "refused: the console answers only on the loopback address (127.0.0.1)",
+                    status_code=403,
+                )
+            )
+            return
+        origin = headers.get("origin")
+        if origin is not None and not same_origin(origin, headers.get("host", "")):
+            await refuse(
+                PlainTextResponse(
+                    "refused: the request comes from another site's page (Origin header);"
+                    " use the console's own pages",
                     status_code=403,
                 )
             )
