@@ -1,5 +1,5 @@
 """Security: a wrong passphrase writes nothing anywhere; the raw vault shows no file name, path,
-content, xattr, host name or user name (what is in clear is the format's: vault.json, the
+content, xattr, host, user or group name (what is in clear is the format's: vault.json, the
 machine's config and the object names); every file CAIRN_HOME keeps is 0600 in 0700 folders,
 whatever the umask."""
 
@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from cairn.core.clock import SystemClock
 from cairn.core.errors import EXIT_WRONG_PASSPHRASE
+from cairn.engine.home import Home
+from cairn.engine.listing import find_node
+from cairn.engine.session import open_repository
 from tests.agent.conftest import AgentProcess
 from tests.cli.conftest import PASSPHRASE, Cli
 
 CANARY = "cnry7f3a9q"  # unique strings, each with this prefix, planted everywhere
 CANARY_HOST = f"{CANARY}-host.example"
+CANARY_USER, CANARY_GROUP = f"{CANARY}-owner", f"{CANARY}-team"
 
 
 def tree_state(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -67,14 +72,21 @@ def test_a_wrong_passphrase_leaves_vault_and_home_byte_identical(
 
 HOSTNAME_PATCH = textwrap.dedent(
     f"""
-    import socket
+    import grp, pwd, socket
     socket.gethostname = lambda: {CANARY_HOST!r}
+    class _User:
+        pw_name = {CANARY_USER!r}
+    class _Group:
+        gr_name = {CANARY_GROUP!r}
+    pwd.getpwuid = lambda uid: _User()
+    grp.getgrgid = lambda gid: _Group()
     """
 )
 
 
 def test_the_raw_vault_shows_no_name_path_content_xattr_or_host(tmp_path: Path) -> None:
-    # The host name is a canary too: a sitecustomize in the commands' path gives them one.
+    # The host, user and group names are canaries too: a sitecustomize in the commands' path
+    # gives them those (a real user name, "root" here, is too short to tell from chance).
     patch = tmp_path / "patch"
     patch.mkdir()
     (patch / "sitecustomize.py").write_text(HOSTNAME_PATCH)
@@ -95,8 +107,14 @@ def test_the_raw_vault_shows_no_name_path_content_xattr_or_host(tmp_path: Path) 
         pytest.fail("this file system takes no user xattrs: run where it does")
     cli.run("backup", str(src))
     cli.run("check", "--read-data")
-    # The host name is recorded (sealed): the patch took, so its absence below means something.
+    # The host name and the owners are recorded (sealed): the patch took, so their absence below
+    # means something.
     assert CANARY_HOST in cli.run("recovery-points", "--json").stdout
+    repo = open_repository(Home(cli.home), SystemClock())
+    _parts, node = find_node(
+        repo, repo.load_index(), repo.find_point("latest").tree, str(src / "small")
+    )
+    assert (node.user, node.group) == (CANARY_USER, CANARY_GROUP)
 
     raw = b"".join(
         p.relative_to(vault).as_posix().encode() + b"\0" + p.read_bytes()
@@ -107,6 +125,7 @@ def test_the_raw_vault_shows_no_name_path_content_xattr_or_host(tmp_path: Path) 
     assert CANARY.encode() not in raw
     assert CANARY.encode().hex().encode() not in raw
     assert str(tmp_path).encode() not in raw
+    assert CANARY_USER.encode() not in raw and CANARY_GROUP.encode() not in raw
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or ""
     if len(user) >= 6:  # shorter ones may appear by chance in ciphertext
         assert user.encode() not in raw
