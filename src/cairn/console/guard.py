@@ -9,7 +9,7 @@
 3. a state-changing request (POST, PUT, PATCH, DELETE) must carry the session's CSRF token, in the
    form field `csrf` or the `X-CSRF-Token` header, else 403;
 4. a state-changing body over MAX_FORM_BYTES gets 413, read no further;
-5. every answer says no-referrer, no framing, no caching, and a same-origin content policy.
+5. every answer says same-origin referrers only, no framing, no caching, and a same-origin content policy.
 
 The session goes into `request.state.session`.
 """
@@ -35,7 +35,7 @@ def is_open(path: str) -> bool:
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 HEADERS = [
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer makes a form's Origin `null`
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (
